@@ -1,0 +1,37 @@
+"""eindex-codegen: eindex patterns compiled to plain numpy and torch code.
+
+    import eindex_codegen as eindex
+    emb = eindex.gather(images, best, 'b h w c, [h, w] b t -> b t c')
+
+Importing this package loads numpy only; the parser (lark) and the templates
+(jinja2) load the first time a pattern has to be compiled.
+"""
+
+from eindex_codegen.api import (
+    argmax,
+    argmin,
+    argsort,
+    cached_path,
+    explain,
+    gather,
+    gather_scatter,
+    scatter,
+    source,
+)
+from eindex_codegen.errors import EindexError, PatternError
+from eindex_codegen.version import __version__
+
+__all__ = [
+    "EindexError",
+    "PatternError",
+    "__version__",
+    "argmax",
+    "argmin",
+    "argsort",
+    "cached_path",
+    "explain",
+    "gather",
+    "gather_scatter",
+    "scatter",
+    "source",
+]

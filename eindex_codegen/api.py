@@ -1,0 +1,83 @@
+"""The six operations, dispatching on the array type, and the tools to read generated code."""
+
+from eindex_codegen.cache import ModuleCache, build_module_text, module_key
+from eindex_codegen.errors import EindexError
+from eindex_codegen.options import check_options
+
+# One table for the whole process: a pattern compiled through any entry point is reused by all.
+module_cache = ModuleCache()
+
+
+def _is_torch(value):
+    return type(value).__module__.startswith("torch")
+
+
+def backend_of(*arrays):
+    """Return "torch" when any argument is a torch tensor (or a list holding one), else "numpy"."""
+    for value in arrays:
+        if _is_torch(value):
+            return "torch"
+        if isinstance(value, (list, tuple)) and any(_is_torch(item) for item in value):
+            return "torch"
+    return "numpy"
+
+
+def compiled(operation, pattern, backend, agg=None, order_axis=None):
+    """Return the generated function for one (operation, pattern, options, backend)."""
+    options = check_options(operation, agg=agg, order_axis=order_axis)
+    return module_cache.function(operation, pattern, options, backend)
+
+
+def gather(arr, ind, pattern, /, agg=None, *, check_bounds=True):
+    """Read `arr` at the positions in `ind`: `gather(images, best, 'b h w c, [h, w] b t -> b t c')`."""
+    function = compiled("gather", pattern, backend_of(arr, ind), agg=agg)
+    return function(arr, ind, check_bounds=check_bounds)
+
+
+def scatter(arr, ind, pattern, /, agg="sum", *, check_bounds=True, **sizes):
+    """Write `arr` into a new array at the positions in `ind`, aggregating collisions with `agg`."""
+    function = compiled("scatter", pattern, backend_of(arr, ind), agg=agg)
+    return function(arr, ind, check_bounds=check_bounds, **sizes)
+
+
+def gather_scatter(arr, ind, pattern, /, agg="sum", *, check_bounds=True, **sizes):
+    """Read `arr` at bracketed positions and write into a new array at bracketed positions, in one step."""
+    function = compiled("gather_scatter", pattern, backend_of(arr, ind), agg=agg)
+    return function(arr, ind, check_bounds=check_bounds, **sizes)
+
+
+def argmax(x, pattern, /):
+    """Return the position of the maximum over the bracketed axes: shape (len(brackets), *other axes)."""
+    return compiled("argmax", pattern, backend_of(x))(x)
+
+
+def argmin(x, pattern, /):
+    """Return the position of the minimum over the bracketed axes: shape (len(brackets), *other axes)."""
+    return compiled("argmin", pattern, backend_of(x))(x)
+
+
+def argsort(x, pattern, /, *, order_axis="order"):
+    """Return the positions over the bracketed axes in ascending order of value, along `order_axis`."""
+    return compiled("argsort", pattern, backend_of(x), order_axis=order_axis)(x)
+
+
+def source(operation, pattern, backend="numpy", **options):
+    """Return the text of the generated module, exactly as the cache stores it."""
+    options = check_options(operation, **options)
+    return build_module_text(operation, pattern, options, backend)
+
+
+def explain(operation, pattern, **options):
+    """Return the plan of `pattern` for `operation` as text: one line per step with its layout."""
+    from eindex_codegen.plan import build_plan
+
+    return build_plan(operation, pattern, **options).describe()
+
+
+def cached_path(operation, pattern, backend="numpy", **options):
+    """Compile the module if needed and return the path of its file in the disk cache."""
+    options = check_options(operation, **options)
+    module_cache.function(operation, pattern, options, backend)
+    return module_cache.path(operation, module_key(operation, pattern, options, backend), backend)
+
+

@@ -1,0 +1,283 @@
+"""The planner: a checked pattern becomes an explicit graph of index arithmetic.
+
+A `Plan` is a list of `Step`s in execution order. Each step names its
+outputs and inputs (the variables of the generated code), the layout of
+its output in pattern notation, a one-line comment, and the parameters a
+template needs to lay it out. Every decision is made here; the templates
+in `templates/<backend>/` only spell the steps in a backend's calls.
+
+Variable names are built from axis names with a fixed prefix (`size_h`,
+`row_h`), never an axis name bare, so any identifier is a safe axis name.
+"""
+
+import dataclasses
+
+from eindex_codegen import roles as roles_module
+from eindex_codegen.parse import parse
+from eindex_codegen.options import check_options
+from eindex_codegen.syntax import INDEX_OPERATIONS, normalize_text
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One node of the graph."""
+
+    kind: str
+    outputs: tuple
+    inputs: tuple
+    layout: str
+    comment: str
+    params: dict = dataclasses.field(default_factory=dict, compare=False)
+
+    def describe(self):
+        target = ", ".join(self.outputs) if self.outputs else "-"
+        return f"{target} = {self.kind}({', '.join(self.inputs)})", self.layout
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The graph of one (operation, pattern, options)."""
+
+    operation: str
+    pattern: str
+    options: dict
+    arguments: tuple
+    axis_roles: tuple
+    steps: tuple
+
+    def describe(self):
+        """Return the graph as text: one line per step, with its output layout in axis names."""
+        options = "".join(f", {name}={value!r}" for name, value in self.options.items())
+        lines = [f"{self.operation}({', '.join(self.arguments)}, {self.pattern!r}{options})"]
+        rows = [step.describe() for step in self.steps]
+        width = max(len(code) for code, _ in rows)
+        lines += [f"  {code.ljust(width)}  : {layout}" if layout else f"  {code}" for code, layout in rows]
+        return "\n".join(lines)
+
+
+def build_plan(operation, text, **options):
+    """Parse, check and plan `text` for `operation`."""
+    options = check_options(operation, **options)
+    pattern = parse(operation, text)
+    if operation in INDEX_OPERATIONS:
+        return _IndexPlanner(operation, pattern, options["agg"]).plan()
+    return _ArgPlanner(operation, pattern, options.get("order_axis")).plan()
+
+
+def size_var(axis):
+    return f"size_{axis}"
+
+
+def row_var(axis):
+    return f"row_{axis}"
+
+
+def _spaced(axes):
+    return " ".join(axes)
+
+
+def _placement(dims, frame):
+    """Return (transpose, subscript) that lay an operand with `dims` out in the `frame` order.
+
+    `transpose` is None when `dims` already follow the frame order; the
+    subscript puts None at the frame positions the operand lacks, leading
+    ones dropped because broadcasting aligns from the right.
+    """
+    ordered = [axis for axis in frame if axis in dims]
+    transpose = None if ordered == list(dims) else tuple(dims.index(axis) for axis in ordered)
+    subscript = [":" if axis in dims else "None" for axis in frame]
+    while subscript and subscript[0] == "None":
+        subscript.pop(0)
+    if all(item == ":" for item in subscript):
+        subscript = []
+    return transpose, tuple(subscript)
+
+
+class _IndexPlanner:
+    """Plans gather, scatter and gather_scatter from one set of steps."""
+
+    def __init__(self, operation, pattern, agg):
+        self.operation = operation
+        self.pattern = pattern
+        self.agg = agg
+        self.roles = roles_module.index_roles(operation, pattern, agg)
+        self.array = [axis.name for axis in pattern.array]
+        self.index = [axis.name for axis in pattern.index]
+        self.result = [axis.name for axis in pattern.result]
+        self.brackets = [axis.name for axis in pattern.brackets]
+        self.indexed = [name for name in self.brackets if not name.startswith("_")]
+        self.frame = list(self.roles.free)
+        self.steps = []
+
+    def plan(self):
+        self._sizes()
+        if self.agg == "mean":
+            self._add("check_float", (), ("arr",), "", "agg='mean' needs a floating-point array.")
+        self._bounds_check()
+        self._read()
+        self._write()
+        options = {"agg": self.agg} if self.operation != "gather" or self.agg else {}
+        arguments = ("arr", "ind") + (("**sizes",) if self.operation != "gather" else ())
+        axis_roles = tuple((name, self._describe_role(name)) for name in self.roles.role)
+        return Plan(self.operation, normalize_text(self.pattern.text), options, arguments, axis_roles,
+                    tuple(self.steps))
+
+    def _add(self, kind, outputs, inputs, layout, comment, **params):
+        self.steps.append(Step(kind, tuple(outputs), tuple(inputs), layout, comment, params))
+
+    def _describe_role(self, name):
+        source = self.roles.size_source[name]
+        size = {"array": "size from the array", "index": "size from the index",
+                "keyword": f"size from the keyword {name}="}[source]
+        return f"{self.roles.role[name]}; {size}"
+
+    def _sizes(self):
+        array_sizes = [size_var(name) for name in self.array]
+        shape_text = _spaced(self.array) if self.array else "none (0-d)"
+        self._add("array_sizes", array_sizes, ("arr",), "", f"Axes of the array: {shape_text}.",
+                  argument="arr", part="array", axes=tuple(self.array))
+
+        rows = [row_var(name) if not name.startswith("_") else "_" for name in self.brackets]
+        bracket_text = ", ".join(self.brackets)
+        self._add("index_rows", rows + ["index_shape"], ("ind",), f"[{bracket_text}] {_spaced(self.index)}".rstrip(),
+                  f"Index rows [{bracket_text}] as int64, broadcast to one shape: {_spaced(self.index) or '0-d'}.",
+                  names=tuple(self.brackets), index_axes=tuple(self.index))
+
+        checks = [(dim, name, size_var(name)) for dim, name in enumerate(self.index)
+                  if self.roles.size_source[name] == "array"]
+        defines = [(dim, name, size_var(name)) for dim, name in enumerate(self.index)
+                   if self.roles.size_source[name] == "index"]
+        if checks or defines:
+            comment = "Sizes of the index axes"
+            if checks:
+                comment += f"; {_spaced(name for _, name, _ in checks)} must match the array or be 1"
+            self._add("index_sizes", [var for _, _, var in defines], ("index_shape",), "", comment + ".",
+                      checks=tuple(checks), defines=tuple(defines))
+
+        if self.operation != "gather":
+            known = tuple((name, size_var(name)) for name in self.roles.role
+                          if self.roles.size_source[name] != "keyword")
+            needed = tuple((name, size_var(name)) for name in self.roles.role
+                           if self.roles.size_source[name] == "keyword")
+            comment = "Keyword sizes: any given must match the inputs"
+            if needed:
+                comment += f"; {_spaced(name for name, _ in needed)} must be given"
+            self._add("keyword_sizes", [var for _, var in needed], ("sizes",), "", comment + ".",
+                      known=known, needed=needed)
+
+    def _bounds_check(self):
+        rows = tuple((row_var(name), size_var(name), name) for name in self.indexed)
+        self._add("bounds_check", (), [row for row, _, _ in rows], "",
+                  "Every coordinate must lie inside its own axis, checked before flattening.", rows=rows)
+
+    def _offset_terms(self, axes):
+        terms = []
+        for position, name in enumerate(axes):
+            stride = tuple(size_var(later) for later in axes[position + 1:])
+            if name in self.indexed:
+                transpose, subscript = _placement(self.index, self.frame)
+                terms.append(dict(source="row", var=row_var(name), transpose=transpose,
+                                  subscript=subscript, stride=stride))
+            else:
+                _, subscript = _placement([name], self.frame)
+                terms.append(dict(source="arange", var=size_var(name), transpose=None,
+                                  subscript=subscript, stride=stride))
+        return tuple(terms)
+
+    def _final_output(self):
+        return "result" if self.operation == "gather" and not self.roles.reduced else "values"
+
+    def _read(self):
+        frame_text = _spaced(self.frame) or "0-d"
+        if any(name in self.indexed for name in self.array):
+            self._add("flat_offset", ["offset_in"], [term["var"] for term in self._offset_terms(self.array)],
+                      frame_text, f"Flat offsets into the array, laid out as {frame_text}.",
+                      terms=self._offset_terms(self.array))
+            output = self._final_output()
+            self._add("take", [output], ("arr", "offset_in"), frame_text,
+                      f"Read the array at those offsets: {frame_text}.")
+        else:
+            transpose, subscript = _placement(self.array, self.frame)
+            self._add("expand", ["values"], ("arr",), frame_text,
+                      f"The array laid out as {frame_text}, new axes of size 1 where it has none.",
+                      transpose=transpose, subscript=subscript, argument="arr")
+
+    def _write(self):
+        result_text = _spaced(self.result) or "0-d"
+        if any(name in self.indexed for name in self.result):
+            terms = self._offset_terms(self.result)
+            frame_text = _spaced(self.frame) or "0-d"
+            self._add("flat_offset", ["offset_out"], [term["var"] for term in terms], frame_text,
+                      f"Flat offsets into the result, laid out as {frame_text}.", terms=terms)
+            self._add("scatter_reduce", ["result"], ("values", "offset_out"), result_text,
+                      f"Scatter-{self.agg} every value to its offset, then shape the result as {result_text}.",
+                      agg=self.agg, sizes=tuple(size_var(name) for name in self.result))
+        elif self.roles.reduced:
+            first = len(self.frame) - len(self.roles.reduced)
+            self._add("reduce", ["result"], ("values",), result_text,
+                      f"{self.agg.capitalize()} over {_spaced(self.roles.reduced)}: {result_text}.",
+                      agg=self.agg, axes=tuple(range(first, len(self.frame))),
+                      counts=tuple(size_var(name) for name in self.roles.reduced))
+
+
+class _ArgPlanner:
+    """Plans argmax, argmin and argsort: flatten the found axes, reduce or sort, unravel."""
+
+    def __init__(self, operation, pattern, order_axis):
+        self.operation = operation
+        self.pattern = pattern
+        self.order = roles_module.arg_roles(operation, pattern, order_axis)
+        self.input = [axis.name for axis in pattern.input]
+        self.found = [axis.name for axis in pattern.found]
+        self.other = [axis.name for axis in pattern.other]
+        self.kept = [name for name in self.other if name != self.order]
+        self.steps = []
+
+    def _add(self, kind, outputs, inputs, layout, comment, **params):
+        self.steps.append(Step(kind, tuple(outputs), tuple(inputs), layout, comment, params))
+
+    def plan(self):
+        found_text = ", ".join(self.found)
+        self._add("array_sizes", [size_var(name) for name in self.input], ("x",), "",
+                  f"Axes of the input: {_spaced(self.input)}.", argument="x", part="input",
+                  axes=tuple(self.input))
+        found_sizes = tuple(size_var(name) for name in self.found)
+        if self.operation != "argsort":
+            self._add("found_check", (), found_sizes, "",
+                      f"An empty [{found_text}] has no {self.operation[3:]} position.",
+                      sizes=found_sizes, names=tuple(self.found), operation=self.operation)
+
+        flat_layout = f"{_spaced(self.kept)} ({_spaced(self.found)})".strip()
+        order = self.kept + self.found
+        transpose = None if order == self.input else tuple(self.input.index(name) for name in order)
+        self._add("flatten", ["x_flat"], ("x",), flat_layout,
+                  f"The input as {flat_layout}: positions over [{found_text}] in row-major order.",
+                  transpose=transpose, sizes=tuple(size_var(name) for name in self.kept), found=found_sizes)
+
+        if self.operation == "argsort":
+            position_layout = _spaced(self.kept + [self.order])
+            self._add("arg_reduce", ["flat_position"], ("x_flat",), position_layout,
+                      f"Stable ascending sort along ({_spaced(self.found)}), NaN last: {position_layout}.",
+                      function="argsort")
+        else:
+            position_layout = _spaced(self.kept)
+            self._add("arg_reduce", ["flat_position"], ("x_flat",), position_layout,
+                      f"First position of the {self.operation[3:]} along ({_spaced(self.found)}), "
+                      f"NaN first: {position_layout or '0-d'}.", function=self.operation)
+
+        stacked = f"[{found_text}] {position_layout}".rstrip()
+        self._add("unravel", ["result"], ("flat_position",), stacked,
+                  f"Unravel into one row per bracketed axis: {stacked}.", sizes=found_sizes)
+        if self.order is not None and self.other[-1] != self.order:
+            destination = 1 + self.other.index(self.order)
+            final = f"[{found_text}] {_spaced(self.other)}"
+            self._add("move_axis", ["result"], ("result",), final, f"Move {self.order} into place: {final}.",
+                      source=-1, destination=destination)
+
+        options = {"order_axis": self.order} if self.order is not None else {}
+        axis_roles = [(name, "searched over: its position is returned") for name in self.found]
+        axis_roles += [(name, "kept: one result per value") for name in self.kept]
+        if self.order is not None:
+            axis_roles.append((self.order, "order: positions sorted by ascending value"))
+        return Plan(self.operation, normalize_text(self.pattern.text), options, ("x",), tuple(axis_roles),
+                    tuple(self.steps))

@@ -1,0 +1,140 @@
+"""Run-time checks and helpers for generated numpy modules.
+
+Each check raises `EindexError` naming the axis, the expected and the actual
+size, and the pattern.
+"""
+
+import numpy as np
+
+from eindex_codegen.errors import EindexError
+
+
+def fail(message, pattern):
+    raise EindexError(f"{message}\n    pattern: {pattern}")
+
+
+def as_array(value, part, pattern):
+    """Return `value` as a numpy array; reject torch tensors, which belong to the torch backend."""
+    if type(value).__module__.startswith("torch"):
+        fail(f"the {part} is a torch tensor but this is the numpy backend: pass numpy arrays "
+             "for every argument, or torch tensors for every argument", pattern)
+    return np.asarray(value)
+
+
+def check_ndim(array, axes, part, pattern):
+    if array.ndim != len(axes):
+        fail(f"the {part} has {array.ndim} dimensions {tuple(array.shape)}, but the pattern names "
+             f"{len(axes)}: {' '.join(axes) or '(none, a 0-d array)'}", pattern)
+
+
+def _integer_array(value, description, pattern):
+    array = as_array(value, description, pattern)
+    if array.dtype.kind not in "iu":
+        fail(f"{description} has dtype {array.dtype}; an index must have an integer dtype", pattern)
+    return array.astype(np.int64, copy=False)
+
+
+def index_rows(ind, names, index_axes, pattern):
+    """Return the index rows as int64 arrays broadcast to one shape, and that shape.
+
+    `ind` is either one integer array shaped (len(names), *index_axes) or a
+    list/tuple of integer arrays, one per bracketed axis, each with
+    len(index_axes) dimensions.
+    """
+    n_rows, ndim = len(names), len(index_axes)
+    layout = f"({', '.join(names)}) {' '.join(index_axes)}".rstrip()
+    if isinstance(ind, (list, tuple)):
+        if len(ind) != n_rows:
+            fail(f"the index is a {type(ind).__name__} of {len(ind)} arrays, but the brackets "
+                 f"[{', '.join(names)}] need {n_rows}", pattern)
+        rows = [_integer_array(row, f"index row {name!r}", pattern) for name, row in zip(names, ind)]
+        for name, row in zip(names, rows):
+            if row.ndim != ndim:
+                fail(f"index row {name!r} has {row.ndim} dimensions {tuple(row.shape)}, but the index "
+                     f"axes are {ndim}: {' '.join(index_axes) or '(none)'}", pattern)
+        try:
+            rows = np.broadcast_arrays(*rows)
+        except ValueError:
+            shapes = ", ".join(f"{name}: {tuple(row.shape)}" for name, row in zip(names, rows))
+            fail(f"the index rows do not broadcast to one shape ({shapes})", pattern)
+        return rows, rows[0].shape
+
+    stacked = _integer_array(ind, "the index", pattern)
+    if stacked.ndim != ndim + 1:
+        fail(f"the index has {stacked.ndim} dimensions {tuple(stacked.shape)}, but the pattern "
+             f"needs {ndim + 1}: {layout}", pattern)
+    if stacked.shape[0] != n_rows:
+        fail(f"the index has {stacked.shape[0]} rows along its first axis, but the brackets "
+             f"[{', '.join(names)}] need {n_rows}", pattern)
+    return list(stacked), stacked.shape[1:]
+
+
+def check_index_size(index_shape, dim, axis, size, pattern):
+    if index_shape[dim] not in (size, 1):
+        fail(f"axis {axis!r} has size {size} in the array but {index_shape[dim]} in the index; "
+             f"expected {size} (or 1, which broadcasts)", pattern)
+
+
+def check_keywords(sizes, known, needed, pattern):
+    """Check keyword sizes: every keyword an axis, each an integer >= 0 that matches the inputs."""
+    axes = set(known) | set(needed)
+    for name, value in sizes.items():
+        if name not in axes:
+            fail(f"keyword {name}={value!r} names no axis of the pattern; its axes are "
+                 f"{', '.join(sorted(axes))}", pattern)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+            fail(f"size of axis {name!r} must be an integer >= 0, got {value!r}", pattern)
+        if name in known and value != known[name]:
+            fail(f"axis {name!r} has size {known[name]} in the inputs, but the keyword gives {value}",
+                 pattern)
+    missing = [name for name in needed if name not in sizes]
+    if missing:
+        fail(f"no input shows the size of {', '.join(map(repr, missing))}: pass it as a keyword, "
+             f"for example {missing[0]}=10", pattern)
+    return [int(sizes[name]) for name in needed]
+
+
+def check_bounds(row, size, axis, pattern):
+    """Raise unless every coordinate in `row` lies in [0, size)."""
+    outside = (row < 0) | (row >= size)
+    if outside.any():
+        value = row[outside].flat[0]
+        fail(f"index value {value} is out of range for axis {axis!r} of size {size}; "
+             f"coordinates must lie in [0, {size})", pattern)
+
+
+def check_float(array, pattern):
+    if array.dtype.kind not in "fc":
+        fail(f"agg='mean' needs a floating-point array, got dtype {array.dtype}; "
+             "convert it first, for example with .astype(np.float64)", pattern)
+
+
+def check_found_size(sizes, names, operation, pattern):
+    if 0 in sizes:
+        shown = ", ".join(f"{name}={size}" for name, size in zip(names, sizes))
+        fail(f"{operation} over an empty [{', '.join(names)}] ({shown}) has no position", pattern)
+
+
+def accumulator(dtype):
+    """Return the dtype to accumulate `dtype` in: float32 for float16, else `dtype` itself.
+
+    Summing float16 in float16 stalls once the total is large (2048 + 1 == 2048).
+    """
+    return np.dtype(np.float32) if dtype == np.float16 else dtype
+
+
+def identity(dtype, agg):
+    """Return the value of a min or max over nothing in `dtype`: +-inf, or the integer limit."""
+    if dtype.kind in "iu":
+        limits = np.iinfo(dtype)
+        return limits.max if agg == "min" else limits.min
+    if dtype.kind == "b":
+        return agg == "min"
+    return np.inf if agg == "min" else -np.inf
+
+
+def mean(sums, counts, dtype):
+    """Return sums / counts in `dtype`, NaN where the count is 0."""
+    means = np.full(np.shape(sums), np.nan, dtype=sums.dtype)
+    np.divide(sums, counts, out=means, where=np.asarray(counts) > 0)
+    return means.astype(dtype, copy=False)
