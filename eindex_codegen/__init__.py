@@ -7,6 +7,7 @@ Importing this package loads numpy only; the parser (lark) and the templates
 (jinja2) load the first time a pattern has to be compiled.
 """
 
+from eindex_codegen import numpy
 from eindex_codegen.api import (
     argmax,
     argmin,
@@ -32,6 +33,7 @@ __all__ = [
     "explain",
     "gather",
     "gather_scatter",
+    "numpy",
     "scatter",
     "source",
 ]

@@ -1,7 +1,6 @@
 """The six operations, dispatching on the array type, and the tools to read generated code."""
 
 from eindex_codegen.cache import ModuleCache, build_module_text, module_key
-from eindex_codegen.errors import EindexError
 from eindex_codegen.options import check_options
 
 # One table for the whole process: a pattern compiled through any entry point is reused by all.

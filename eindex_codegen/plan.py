@@ -13,8 +13,8 @@ Variable names are built from axis names with a fixed prefix (`size_h`,
 import dataclasses
 
 from eindex_codegen import roles as roles_module
-from eindex_codegen.parse import parse
 from eindex_codegen.options import check_options
+from eindex_codegen.parse import parse
 from eindex_codegen.syntax import INDEX_OPERATIONS, normalize_text
 
 
@@ -93,6 +93,39 @@ def _placement(dims, frame):
     return transpose, tuple(subscript)
 
 
+def _term_inputs(terms):
+    names = []
+    for term in terms:
+        names += [term["var"], *term["stride"]]
+    return list(dict.fromkeys(names))
+
+
+def _prune_sizes(steps):
+    """Drop the sizes that no step reads, so the generated code has no dead assignments.
+
+    An unread size unpacked from a shape becomes `_`; an unread size defined
+    from the index shape is not defined at all.
+    """
+    read = {name for step in steps for name in step.inputs}
+    pruned = []
+    for step in steps:
+        if step.kind == "array_sizes":
+            outputs = tuple(name if name in read else "_" for name in step.outputs)
+            if all(name == "_" for name in outputs):
+                outputs = ()
+            step = dataclasses.replace(step, outputs=outputs)
+        elif step.kind == "index_rows" and "index_shape" not in read:
+            step = dataclasses.replace(step, outputs=step.outputs[:-1] + ("_",))
+        elif step.kind == "index_sizes":
+            defines = tuple(item for item in step.params["defines"] if item[2] in read)
+            if not defines and not step.params["checks"]:
+                continue
+            step = dataclasses.replace(step, outputs=tuple(item[2] for item in defines),
+                                       params={**step.params, "defines": defines})
+        pruned.append(step)
+    return tuple(pruned)
+
+
 class _IndexPlanner:
     """Plans gather, scatter and gather_scatter from one set of steps."""
 
@@ -120,7 +153,7 @@ class _IndexPlanner:
         arguments = ("arr", "ind") + (("**sizes",) if self.operation != "gather" else ())
         axis_roles = tuple((name, self._describe_role(name)) for name in self.roles.role)
         return Plan(self.operation, normalize_text(self.pattern.text), options, arguments, axis_roles,
-                    tuple(self.steps))
+                    _prune_sizes(self.steps))
 
     def _add(self, kind, outputs, inputs, layout, comment, **params):
         self.steps.append(Step(kind, tuple(outputs), tuple(inputs), layout, comment, params))
@@ -151,7 +184,8 @@ class _IndexPlanner:
             comment = "Sizes of the index axes"
             if checks:
                 comment += f"; {_spaced(name for _, name, _ in checks)} must match the array or be 1"
-            self._add("index_sizes", [var for _, _, var in defines], ("index_shape",), "", comment + ".",
+            self._add("index_sizes", [var for _, _, var in defines],
+                      ["index_shape"] + [var for _, _, var in checks], "", comment + ".",
                       checks=tuple(checks), defines=tuple(defines))
 
         if self.operation != "gather":
@@ -162,12 +196,13 @@ class _IndexPlanner:
             comment = "Keyword sizes: any given must match the inputs"
             if needed:
                 comment += f"; {_spaced(name for name, _ in needed)} must be given"
-            self._add("keyword_sizes", [var for _, var in needed], ("sizes",), "", comment + ".",
+            self._add("keyword_sizes", [var for _, var in needed], ["sizes"] + [var for _, var in known], "",
+                      comment + ".",
                       known=known, needed=needed)
 
     def _bounds_check(self):
         rows = tuple((row_var(name), size_var(name), name) for name in self.indexed)
-        self._add("bounds_check", (), [row for row, _, _ in rows], "",
+        self._add("bounds_check", (), [name for row, size, _ in rows for name in (row, size)], "",
                   "Every coordinate must lie inside its own axis, checked before flattening.", rows=rows)
 
     def _offset_terms(self, axes):
@@ -176,13 +211,16 @@ class _IndexPlanner:
             stride = tuple(size_var(later) for later in axes[position + 1:])
             if name in self.indexed:
                 transpose, subscript = _placement(self.index, self.frame)
-                terms.append(dict(source="row", var=row_var(name), transpose=transpose,
-                                  subscript=subscript, stride=stride))
+                terms.append({"source": "row", "var": row_var(name), "transpose": transpose,
+                              "subscript": subscript, "stride": stride})
             else:
                 _, subscript = _placement([name], self.frame)
-                terms.append(dict(source="arange", var=size_var(name), transpose=None,
-                                  subscript=subscript, stride=stride))
+                terms.append({"source": "arange", "var": size_var(name), "transpose": None,
+                              "subscript": subscript, "stride": stride})
         return tuple(terms)
+
+    def _sizes_of(self, axes):
+        return [size_var(name) for name in axes]
 
     def _final_output(self):
         return "result" if self.operation == "gather" and not self.roles.reduced else "values"
@@ -190,7 +228,7 @@ class _IndexPlanner:
     def _read(self):
         frame_text = _spaced(self.frame) or "0-d"
         if any(name in self.indexed for name in self.array):
-            self._add("flat_offset", ["offset_in"], [term["var"] for term in self._offset_terms(self.array)],
+            self._add("flat_offset", ["offset_in"], _term_inputs(self._offset_terms(self.array)),
                       frame_text, f"Flat offsets into the array, laid out as {frame_text}.",
                       terms=self._offset_terms(self.array))
             output = self._final_output()
@@ -207,14 +245,15 @@ class _IndexPlanner:
         if any(name in self.indexed for name in self.result):
             terms = self._offset_terms(self.result)
             frame_text = _spaced(self.frame) or "0-d"
-            self._add("flat_offset", ["offset_out"], [term["var"] for term in terms], frame_text,
+            self._add("flat_offset", ["offset_out"], _term_inputs(terms), frame_text,
                       f"Flat offsets into the result, laid out as {frame_text}.", terms=terms)
-            self._add("scatter_reduce", ["result"], ("values", "offset_out"), result_text,
+            self._add("scatter_reduce", ["result"], ["values", "offset_out"] + self._sizes_of(self.result),
+                      result_text,
                       f"Scatter-{self.agg} every value to its offset, then shape the result as {result_text}.",
                       agg=self.agg, sizes=tuple(size_var(name) for name in self.result))
         elif self.roles.reduced:
             first = len(self.frame) - len(self.roles.reduced)
-            self._add("reduce", ["result"], ("values",), result_text,
+            self._add("reduce", ["result"], ["values"] + self._sizes_of(self.roles.reduced), result_text,
                       f"{self.agg.capitalize()} over {_spaced(self.roles.reduced)}: {result_text}.",
                       agg=self.agg, axes=tuple(range(first, len(self.frame))),
                       counts=tuple(size_var(name) for name in self.roles.reduced))
@@ -250,7 +289,8 @@ class _ArgPlanner:
         flat_layout = f"{_spaced(self.kept)} ({_spaced(self.found)})".strip()
         order = self.kept + self.found
         transpose = None if order == self.input else tuple(self.input.index(name) for name in order)
-        self._add("flatten", ["x_flat"], ("x",), flat_layout,
+        self._add("flatten", ["x_flat"], ["x"] + [size_var(name) for name in self.kept] + list(found_sizes),
+                  flat_layout,
                   f"The input as {flat_layout}: positions over [{found_text}] in row-major order.",
                   transpose=transpose, sizes=tuple(size_var(name) for name in self.kept), found=found_sizes)
 
@@ -266,7 +306,7 @@ class _ArgPlanner:
                       f"NaN first: {position_layout or '0-d'}.", function=self.operation)
 
         stacked = f"[{found_text}] {position_layout}".rstrip()
-        self._add("unravel", ["result"], ("flat_position",), stacked,
+        self._add("unravel", ["result"], ("flat_position",) + found_sizes, stacked,
                   f"Unravel into one row per bracketed axis: {stacked}.", sizes=found_sizes)
         if self.order is not None and self.other[-1] != self.order:
             destination = 1 + self.other.index(self.order)
@@ -280,4 +320,4 @@ class _ArgPlanner:
         if self.order is not None:
             axis_roles.append((self.order, "order: positions sorted by ascending value"))
         return Plan(self.operation, normalize_text(self.pattern.text), options, ("x",), tuple(axis_roles),
-                    tuple(self.steps))
+                    _prune_sizes(self.steps))

@@ -29,7 +29,7 @@ def templates_dir():
     return _resource_dir("templates")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def compiler_fingerprint():
     """Return a hash of the compiler version, the grammar and every template.
 
