@@ -101,19 +101,18 @@ def _term_inputs(terms):
 
 
 def _prune_sizes(steps):
-    """Drop the sizes that no step reads, so the generated code has no dead assignments.
+    """Drop the sizes that no later step reads, so the generated code has no dead assignments.
 
     An unread size unpacked from a shape becomes `_`; an unread size defined
-    from the index shape is not defined at all.
+    from the index shape is not defined at all. Steps are visited last to
+    first, so a size dropped here can leave `index_shape` unread in turn.
     """
-    read = {name for step in steps for name in step.inputs}
+    read = set()
     pruned = []
-    for step in steps:
+    for step in reversed(steps):
         if step.kind == "array_sizes":
             outputs = tuple(name if name in read else "_" for name in step.outputs)
-            if all(name == "_" for name in outputs):
-                outputs = ()
-            step = dataclasses.replace(step, outputs=outputs)
+            step = dataclasses.replace(step, outputs=() if set(outputs) <= {"_"} else outputs)
         elif step.kind == "index_rows" and "index_shape" not in read:
             step = dataclasses.replace(step, outputs=step.outputs[:-1] + ("_",))
         elif step.kind == "index_sizes":
@@ -122,8 +121,9 @@ def _prune_sizes(steps):
                 continue
             step = dataclasses.replace(step, outputs=tuple(item[2] for item in defines),
                                        params={**step.params, "defines": defines})
+        read.update(step.inputs)
         pruned.append(step)
-    return tuple(pruned)
+    return tuple(reversed(pruned))
 
 
 class _IndexPlanner:
