@@ -18,7 +18,9 @@ from eindex_codegen.api import (
     gather_scatter,
     scatter,
     source,
+    use_generated,
 )
+from eindex_codegen.decorator import compile
 from eindex_codegen.errors import EindexError, PatternError
 from eindex_codegen.version import __version__
 
@@ -36,4 +38,6 @@ __all__ = [
     "numpy",
     "scatter",
     "source",
+    "use_generated",
+    "compile",
 ]

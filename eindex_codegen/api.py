@@ -73,6 +73,15 @@ def explain(operation, pattern, **options):
     return build_plan(operation, pattern, **options).describe()
 
 
+def use_generated(package):
+    """Register a package written by `eindex-gen`, so its modules are used before the disk cache.
+
+    `package` is a module or an importable name. Returns True when the package
+    was written by this compiler, False (with a warning) when it is stale.
+    """
+    return module_cache.registry.use(package)
+
+
 def cached_path(operation, pattern, backend="numpy", **options):
     """Compile the module if needed and return the path of its file in the disk cache."""
     options = check_options(operation, **options)

@@ -7,6 +7,7 @@ backend. Modules are written to a temporary file and moved into place with
 starts with three header lines: the compiler version, the key, and the
 SHA-256 of the body below them, which is checked before the module runs.
 
+Registered pregenerated packages (see `packages.py`) are tried first.
 Loaded functions are kept in a table keyed by the pattern text exactly as
 given, so a repeated call costs one dictionary lookup.
 """
@@ -23,6 +24,7 @@ import types
 import warnings
 
 from eindex_codegen import resources
+from eindex_codegen.packages import Registry
 from eindex_codegen.syntax import normalize_text
 from eindex_codegen.version import __version__
 
@@ -72,10 +74,11 @@ def _valid_text(text, key):
 class ModuleCache:
     """The disk folder of generated modules and the table of loaded functions."""
 
-    def __init__(self, directory=None):
+    def __init__(self, directory=None, registry=None):
         self._directory = directory
         self._functions = {}
         self._disk_failed = False
+        self.registry = registry if registry is not None else Registry()
 
     @property
     def directory(self):
@@ -95,6 +98,9 @@ class ModuleCache:
 
     def _load_or_build(self, operation, pattern, options, backend):
         key = module_key(operation, pattern, options, backend)
+        pregenerated = self.registry.find(key, operation)
+        if pregenerated is not None:
+            return pregenerated
         path = self.path(operation, key, backend)
         text = self._read(path, key)
         if text is None:

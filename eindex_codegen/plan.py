@@ -321,3 +321,26 @@ class _ArgPlanner:
             axis_roles.append((self.order, "order: positions sorted by ascending value"))
         return Plan(self.operation, normalize_text(self.pattern.text), options, ("x",), tuple(axis_roles),
                     _prune_sizes(self.steps))
+
+
+def plan_to_dot(plan):
+    """Return the plan as a Graphviz DOT digraph: one node per step, an edge per variable passed on."""
+    lines = [f"digraph {_dot_string(plan.operation)} {{",
+             f"  label={_dot_string(f'{plan.operation} {plan.pattern!r}')};",
+             "  node [shape=box, fontname=monospace];"]
+    producer = {}
+    for number, step in enumerate(plan.steps):
+        code, layout = step.describe()
+        label = f"{code}\\n{layout}" if layout else code
+        lines.append(f"  step{number} [label={_dot_string(label)}];")
+        for name in dict.fromkeys(step.inputs):
+            if name in producer:
+                lines.append(f"  step{producer[name]} -> step{number} [label={_dot_string(name)}];")
+        for name in step.outputs:
+            producer[name] = number
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_string(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\\\\n", "\\n") + '"'
