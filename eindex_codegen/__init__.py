@@ -32,6 +32,7 @@ __all__ = [
     "argmin",
     "argsort",
     "cached_path",
+    "compile",
     "explain",
     "gather",
     "gather_scatter",
@@ -39,5 +40,4 @@ __all__ = [
     "scatter",
     "source",
     "use_generated",
-    "compile",
 ]

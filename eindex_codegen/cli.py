@@ -126,7 +126,7 @@ def differences(directory, files):
 def write_package(directory, files):
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    for stale in set(path.name for path in directory.glob("*.py")) - set(files):
+    for stale in {path.name for path in directory.glob("*.py")} - set(files):
         (directory / stale).unlink()
     for name, text in files.items():
         (directory / name).write_text(text, encoding="utf-8")

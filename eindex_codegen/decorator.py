@@ -30,7 +30,7 @@ _PATTERN_POSITION = {"gather": 2, "scatter": 2, "gather_scatter": 2, "argmax": 1
 _AGG_POSITION = {"gather": 3, "scatter": 3, "gather_scatter": 3}
 
 
-def compile(function=None, *, backends=None):  # noqa: A001 - the public name the decorator is known by
+def compile(function=None, *, backends=None):
     """Decorate a function to compile its literal eindex patterns now; use bare or with backends=[...]."""
     if function is None:
         return functools.partial(compile, backends=backends)
@@ -124,7 +124,7 @@ def _literal_arguments(call, operation):
 
 
 def _compile_call(function, call, backend):
-    operation, pattern_node, options, node = call
+    operation, pattern_node, options, _ = call
     pattern = pattern_node.value
     try:
         api.compiled(operation, pattern, backend, **options)

@@ -5,6 +5,7 @@ and, for the common slips, a hint that names the fix.
 """
 
 import functools
+import re
 
 import lark
 
@@ -57,7 +58,8 @@ def parse(operation, text):
     else:
         pattern = ArgPattern(text, *parts)
         _check_names(pattern, [("input", pattern.input), ("output", pattern.other)])
-        _check_names(pattern, [("brackets", pattern.found)])
+        # A leading '_' in the brackets is rejected with the roles, which can say why.
+        _check_bracket_names(pattern, pattern.found)
         _check_repeats(pattern, [pattern.input, pattern.found + pattern.other])
     return pattern
 
@@ -107,7 +109,9 @@ def _syntax_error(text, start, error):
     column = getattr(error, "pos_in_stream", None)
     if column is None:
         column = len(text)
-    if isinstance(error, lark.exceptions.UnexpectedEOF) or column >= len(text):
+    # Lark reports the end of the text as a `$END` token placed at the last token's column.
+    at_end = isinstance(error, lark.exceptions.UnexpectedToken) and error.token.type == "$END"
+    if at_end or isinstance(error, lark.exceptions.UnexpectedEOF) or column >= len(text):
         reason = "the pattern ends too early"
         column = len(text)
     elif isinstance(error, lark.exceptions.UnexpectedCharacters):
@@ -128,12 +132,14 @@ def _hint(text, start, column):
         return "a pattern has exactly one '->'"
     if "->" not in text:
         return "the pattern needs '->' between its input and its result"
+    if text.count("[") > 1:
+        return "a pattern has one pair of brackets, not nested"
+    if re.search(r"\[\s*\]", text):
+        return "the brackets need at least one axis name: [h] or [h, w]"
     if _inside_brackets(text, column) and text[column - 1 : column].isspace() or _space_separated_brackets(text):
         return "separate bracketed axes with commas: [h, w]"
     if start == "index_pattern" and "[" in text and "," not in text.split("[", 1)[0]:
         return "put a comma between the array axes and the bracket: 'b h w c, [h, w] b t -> b t c'"
-    if text.count("[") > 1 or "[" in text[text.find("[") + 1 : text.find("]")]:
-        return "a pattern has one pair of brackets, not nested"
     return None
 
 
