@@ -55,17 +55,20 @@ def parse_line(line):
     if operation not in OPERATIONS:
         raise LineError(match.start("operation") + 1,
                         f"unknown operation {operation!r}; expected one of {', '.join(OPERATIONS)}")
-    rest, options = match["rest"], {}
+    rest, options, columns = match["rest"], {}, {}
     while (option := _OPTION.search(rest)) is not None:
+        column = match.start("rest") + option.start("name") + 1
         if option["name"] not in ("agg", "order_axis"):
-            column = match.start("rest") + option.start("name") + 1
             raise LineError(column, f"unknown option {option['name']!r}; expected agg= or order_axis=")
         options[option["name"]] = option["value"]
+        columns[option["name"]] = column
         rest = rest[: option.start()]
-    try:
-        options = check_options(operation, **options)
-    except EindexError as error:
-        raise LineError(match.start("rest") + len(rest) + 2, str(error)) from None
+    for name, value in options.items():
+        try:
+            check_options(operation, **{name: value})
+        except EindexError as error:
+            raise LineError(columns[name], str(error)) from None
+    options = check_options(operation, **options)
     return operation, rest, options, match.start("rest")
 
 
