@@ -91,7 +91,7 @@ def test_bad_lines_all_reported(tmp_path):
         "INDEX_AXES -> RESULT_AXES (hint: separate bracketed axes with commas: [h, w])",
         f"{path}:4:1: unknown operation 'gatherx'; expected one of gather, scatter, gather_scatter, "
         "argmax, argmin, argsort",
-        f"{path}:5:25: unknown agg 'median'; expected one of sum, mean, min, max",
+        f"{path}:5:24: unknown agg 'median'; expected one of sum, mean, min, max",
     ]
     assert not (tmp_path / "out").exists()
 

@@ -8,6 +8,8 @@ import numpy as np
 
 from eindex_codegen.errors import EindexError
 
+_INT64_MAX = np.iinfo(np.int64).max
+
 
 def fail(message, pattern):
     raise EindexError(f"{message}\n    pattern: {pattern}")
@@ -31,7 +33,15 @@ def _integer_array(value, description, pattern):
     array = as_array(value, description, pattern)
     if array.dtype.kind not in "iu":
         fail(f"{description} has dtype {array.dtype}; an index must have an integer dtype", pattern)
-    return array.astype(np.int64, copy=False)
+    return array
+
+
+def _as_int64(row, name, pattern):
+    """Return `row` as int64, rejecting uint64 values that int64 would wrap to negative numbers."""
+    if row.dtype == np.uint64 and not name.startswith("_") and row.size and row.max() > _INT64_MAX:
+        fail(f"index value {row.max()} is out of range for axis {name!r}: it does not fit in int64",
+             pattern)
+    return row.astype(np.int64, copy=False)
 
 
 def index_rows(ind, names, index_axes, pattern):
@@ -47,7 +57,8 @@ def index_rows(ind, names, index_axes, pattern):
         if len(ind) != n_rows:
             fail(f"the index is a {type(ind).__name__} of {len(ind)} arrays, but the brackets "
                  f"[{', '.join(names)}] need {n_rows}", pattern)
-        rows = [_integer_array(row, f"index row {name!r}", pattern) for name, row in zip(names, ind)]
+        rows = [_as_int64(_integer_array(row, f"index row {name!r}", pattern), name, pattern)
+                for name, row in zip(names, ind)]
         for name, row in zip(names, rows):
             if row.ndim != ndim:
                 fail(f"index row {name!r} has {row.ndim} dimensions {tuple(row.shape)}, but the index "
@@ -66,7 +77,7 @@ def index_rows(ind, names, index_axes, pattern):
     if stacked.shape[0] != n_rows:
         fail(f"the index has {stacked.shape[0]} rows along its first axis, but the brackets "
              f"[{', '.join(names)}] need {n_rows}", pattern)
-    return list(stacked), stacked.shape[1:]
+    return [_as_int64(row, name, pattern) for name, row in zip(names, stacked)], stacked.shape[1:]
 
 
 def check_index_size(index_shape, dim, axis, size, pattern):
