@@ -1,6 +1,7 @@
 """The six operations, dispatching on the array type, and the tools to read generated code."""
 
 from eindex_codegen.cache import ModuleCache, build_module_text, module_key
+from eindex_codegen.errors import PatternError
 from eindex_codegen.options import check_options
 
 # One table for the whole process: a pattern compiled through any entry point is reused by all.
@@ -23,6 +24,8 @@ def backend_of(*arrays):
 
 def compiled(operation, pattern, backend, agg=None, order_axis=None):
     """Return the generated function for one (operation, pattern, options, backend)."""
+    if type(pattern) is not str:
+        raise PatternError(f"a pattern must be a str, not {type(pattern).__name__}", repr(pattern), [])
     options = check_options(operation, agg=agg, order_axis=order_axis)
     return module_cache.function(operation, pattern, options, backend)
 

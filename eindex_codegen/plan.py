@@ -223,7 +223,9 @@ class _IndexPlanner:
         return [size_var(name) for name in axes]
 
     def _final_output(self):
-        return "result" if self.operation == "gather" and not self.roles.reduced else "values"
+        """Name the read values `result` when no step follows: nothing is reduced or written."""
+        written = any(name in self.indexed for name in self.result)
+        return "values" if written or self.roles.reduced else "result"
 
     def _read(self):
         frame_text = _spaced(self.frame) or "0-d"
@@ -253,10 +255,14 @@ class _IndexPlanner:
                       agg=self.agg, sizes=tuple(size_var(name) for name in self.result))
         elif self.roles.reduced:
             first = len(self.frame) - len(self.roles.reduced)
-            self._add("reduce", ["result"], ["values"] + self._sizes_of(self.roles.reduced), result_text,
+            counts = self._sizes_of(self.roles.reduced) if self.agg == "mean" else []
+            self._add("reduce", ["result"], ["values"] + counts, result_text,
                       f"{self.agg.capitalize()} over {_spaced(self.roles.reduced)}: {result_text}.",
                       agg=self.agg, axes=tuple(range(first, len(self.frame))),
                       counts=tuple(size_var(name) for name in self.roles.reduced))
+        if not self.result:
+            # numpy's take and reductions return a scalar, not an array, for a 0-d result.
+            self._add("zero_d", ["result"], ["result"], "0-d", "A 0-d result is returned as a 0-d array.")
 
 
 class _ArgPlanner:

@@ -1,0 +1,176 @@
+"""Run-time checks and helpers for generated torch modules.
+
+The checks that only compare shapes, sizes and keywords are the numpy
+backend's, so both backends word their errors alike. Everything here runs
+under torch.compile(fullgraph=True): shapes, dtypes and devices become
+guards, and no check reads tensor data back to Python except the CPU
+bounds check outside torch.compile.
+"""
+
+import torch
+
+from eindex_codegen.runtime.numpy_runtime import (
+    check_found_size,
+    check_index_size,
+    check_keywords,
+    check_ndim,
+    fail,
+)
+
+__all__ = [
+    "accumulator",
+    "check_bounds",
+    "check_float",
+    "check_found_size",
+    "check_index_size",
+    "check_keywords",
+    "check_ndim",
+    "check_tensor",
+    "identity",
+    "index_rows",
+    "mean",
+]
+
+_INTEGER_DTYPES = (
+    torch.int8, torch.int16, torch.int32, torch.int64,
+    torch.uint8, torch.uint16, torch.uint32, torch.uint64,
+)
+
+
+def _type_name(value):
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+
+
+def check_tensor(value, part, pattern):
+    """Raise unless `value` is a torch tensor: numpy arrays belong to the numpy backend."""
+    if not isinstance(value, torch.Tensor):
+        fail(f"the {part} is a {_type_name(value)}, not a torch tensor: pass torch tensors for "
+             "every argument, or numpy arrays for every argument", pattern)
+
+
+def _integer_tensor(value, description, device, pattern):
+    """Return `value` as int64 after checking that it is an integer tensor on `device`."""
+    if not isinstance(value, torch.Tensor):
+        fail(f"{description} is a {_type_name(value)}, but the array is a torch tensor: pass torch "
+             "tensors for every argument, or numpy arrays for every argument", pattern)
+    if value.requires_grad:
+        fail(f"{description} has requires_grad=True (dtype {value.dtype}), but an index holds "
+             "integer positions, which have no gradient: pass an integer tensor, for example "
+             "ind.detach().long()", pattern)
+    if value.dtype not in _INTEGER_DTYPES:
+        fail(f"{description} has dtype {value.dtype}; an index must have an integer dtype", pattern)
+    if value.device != device:
+        fail(f"{description} is on device {value.device}, but the array is on {device}: "
+             f"move it there first, for example with .to({str(device)!r})", pattern)
+    return value.to(torch.int64)
+
+
+def _broadcast_shape(rows, names, pattern):
+    """Return the shape that `rows` broadcast to, or raise naming each row's shape."""
+    shape = []
+    for sizes in zip(*(row.shape for row in rows)):
+        size = 1
+        for other in sizes:
+            if other != 1 and size not in (1, other):
+                shown = ", ".join(f"{name}: {tuple(row.shape)}" for name, row in zip(names, rows))
+                fail(f"the index rows do not broadcast to one shape ({shown})", pattern)
+            size = size if other == 1 else other
+        shape.append(size)
+    return torch.Size(shape)
+
+
+def index_rows(ind, names, index_axes, device, pattern):
+    """Return the index rows as int64 tensors broadcast to one shape, and that shape.
+
+    `ind` is either one integer tensor shaped (len(names), *index_axes) or a
+    list/tuple of integer tensors, one per bracketed axis, each with
+    len(index_axes) dimensions. Every tensor must lie on `device`, the
+    array's device, and must not require grad.
+    """
+    n_rows, ndim = len(names), len(index_axes)
+    layout = f"({', '.join(names)}) {' '.join(index_axes)}".rstrip()
+    if isinstance(ind, (list, tuple)):
+        if len(ind) != n_rows:
+            fail(f"the index is a {type(ind).__name__} of {len(ind)} tensors, but the brackets "
+                 f"[{', '.join(names)}] need {n_rows}", pattern)
+        rows = [_integer_tensor(row, f"index row {name!r}", device, pattern) for name, row in zip(names, ind)]
+        for name, row in zip(names, rows):
+            if row.ndim != ndim:
+                fail(f"index row {name!r} has {row.ndim} dimensions {tuple(row.shape)}, but the index "
+                     f"axes are {ndim}: {' '.join(index_axes) or '(none)'}", pattern)
+        shape = _broadcast_shape(rows, names, pattern)
+        return [row.expand(shape) for row in rows], shape
+
+    stacked = _integer_tensor(ind, "the index", device, pattern)
+    if stacked.ndim != ndim + 1:
+        fail(f"the index has {stacked.ndim} dimensions {tuple(stacked.shape)}, but the pattern "
+             f"needs {ndim + 1}: {layout}", pattern)
+    if stacked.shape[0] != n_rows:
+        fail(f"the index has {stacked.shape[0]} rows along its first axis, but the brackets "
+             f"[{', '.join(names)}] need {n_rows}", pattern)
+    return stacked.unbind(0), stacked.shape[1:]
+
+
+def check_bounds(row, size, axis, pattern):
+    """Raise unless every coordinate in `row` lies in [0, size).
+
+    On CPU in eager mode this raises EindexError with the first offending
+    value. Reading that value back would make a CUDA call wait for the
+    device, and would break the graph under torch.compile, so there (and on
+    any other device) the check is `torch._assert_async`, which reads nothing
+    back:
+
+    - on CPU under torch.compile, the call raises RuntimeError with the
+      message below, which names the axis but not the value or the size,
+      because a size in the text would make torch.compile specialise on it;
+    - on CUDA, a failed check is a device-side assertion: the kernel prints
+      "Assertion ... failed", a later CUDA call raises "RuntimeError: CUDA
+      error: device-side assert triggered", and the process cannot use CUDA
+      any more. Set CUDA_LAUNCH_BLOCKING=1, or rerun on CPU, to see which call
+      failed.
+    """
+    if row.device.type == "cpu" and not torch.compiler.is_compiling():
+        outside = (row < 0) | (row >= size)
+        if outside.any():
+            value = row[outside][0].item()
+            fail(f"index value {value} is out of range for axis {axis!r} of size {size}; "
+                 f"coordinates must lie in [0, {size})", pattern)
+        return
+    inside = ((row >= 0) & (row < size)).all()
+    torch._assert_async(inside, f"an index value is out of range for axis {axis!r}; coordinates "
+                                f"must lie in [0, size of {axis!r})\n    pattern: {pattern}")
+
+
+def check_float(array, pattern):
+    if not (array.dtype.is_floating_point or array.dtype.is_complex):
+        fail(f"agg='mean' needs a floating-point array, got dtype {array.dtype}; "
+             "convert it first, for example with .to(torch.float32)", pattern)
+
+
+def accumulator(dtype):
+    """Return the dtype to accumulate `dtype` in: float32 for float16 and bfloat16, else `dtype`.
+
+    Summing half precision in half precision stalls once the total is large
+    (2048 + 1 == 2048 in float16).
+    """
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
+def identity(dtype, agg):
+    """Return the value of a min or max over nothing in `dtype`: +-inf, or the integer limit."""
+    if dtype == torch.bool:
+        return agg == "min"
+    if dtype.is_floating_point:
+        return float("inf") if agg == "min" else float("-inf")
+    limits = torch.iinfo(dtype)
+    return limits.max if agg == "min" else limits.min
+
+
+def mean(sums, counts, dtype):
+    """Return sums / counts cast to `dtype`: an empty group sums to 0, and 0 / 0 gives NaN.
+
+    `counts` is an int64 tensor or a Python int; it converts to the dtype of
+    `sums` before the division, as torch's type promotion does.
+    """
+    return (sums / counts).to(dtype)

@@ -1,0 +1,41 @@
+"""Generated code is real code: pdb stops in it and shows its lines."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import eindex_codegen as eindex
+
+
+def test_pdb_stops_inside_generated_function(tmp_path):
+    pattern = "b h, [h] b -> b"
+    script = tmp_path / "lookup.py"
+    script.write_text(textwrap.dedent(f"""
+        import numpy as np
+        import eindex_codegen as eindex
+        print(eindex.gather(np.arange(6.0).reshape(2, 3), np.array([[2, 0]]), {pattern!r}))
+    """))
+    environment = {**os.environ, "EINDEX_CACHE_DIR": str(tmp_path / "cache")}
+    module_path = subprocess.run(
+        [sys.executable, "-c", f"import eindex_codegen as e; print(e.cached_path('gather', {pattern!r}))"],
+        capture_output=True, text=True, env=environment, check=True, timeout=120).stdout.strip()
+    line = next(number for number, text in enumerate(open(module_path), start=1) if "np.take(" in text)
+
+    commands = f"break {module_path}:{line}\ncontinue\np offset_in.tolist()\nwhere\ncontinue\n"
+    completed = subprocess.run([sys.executable, "-m", "pdb", str(script)], input=commands,
+                               capture_output=True, text=True, env=environment, timeout=120)
+
+    assert f"{module_path}({line})gather()" in completed.stdout
+    assert "np.take(arr.reshape(-1), offset_in)" in completed.stdout
+    assert "[2, 3]" in completed.stdout
+    assert "[2. 3.]" in completed.stdout
+
+
+def test_source_matches_cached_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("EINDEX_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(eindex.api, "module_cache", eindex.cache.ModuleCache())
+    path = eindex.cached_path("scatter", "i c, [cluster] i -> cluster c", agg="mean")
+
+    assert path.parent == tmp_path
+    assert path.read_text() == eindex.source("scatter", "i c, [cluster] i -> cluster c", agg="mean")
