@@ -12,12 +12,14 @@ Loaded functions are kept in a table keyed by the pattern text exactly as
 given, so a repeated call costs one dictionary lookup.
 """
 
+import collections
 import hashlib
 import json
 import linecache
 import logging
 import os
 import pathlib
+import stat
 import sys
 import tempfile
 import types
@@ -71,13 +73,37 @@ def _valid_text(text, key):
     return lines[2] == f"# sha256 of the lines below: {hashlib.sha256(lines[3].encode()).hexdigest()}"
 
 
-class ModuleCache:
-    """The disk folder of generated modules and the table of loaded functions."""
+def untrusted_reason(status):
+    """Return why a cache folder or file with this `os.stat` result must not be used, or None.
 
-    def __init__(self, directory=None, registry=None):
+    Running a module from the cache runs its code, so it must be this user's
+    and writable by nobody else.
+    """
+    if not hasattr(os, "getuid"):
+        # NOTE: on Windows, access is set by ACLs that st_mode does not show; no check is made there.
+        return None
+    if status.st_uid != os.getuid():
+        return f"it is owned by user id {status.st_uid}, not by this user ({os.getuid()})"
+    if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"it is writable by group or others (mode {stat.filemode(status.st_mode)})"
+    return None
+
+
+class ModuleCache:
+    """The disk folder of generated modules and the table of loaded functions.
+
+    The table holds at most `max_functions` entries, dropping the least
+    recently used, so a process that builds patterns on the fly does not
+    grow without bound.
+    """
+
+    def __init__(self, directory=None, registry=None, max_functions=4096):
         self._directory = directory
-        self._functions = {}
+        self._functions = collections.OrderedDict()
+        self._max_functions = max_functions
         self._disk_failed = False
+        self._directory_checked = False
+        self._warned_files = False
         self.registry = registry if registry is not None else Registry()
 
     @property
@@ -94,6 +120,9 @@ class ModuleCache:
         if function is None:
             function = self._load_or_build(operation, pattern, options, backend)
             self._functions[table_key] = function
+            if len(self._functions) > self._max_functions:
+                _, evicted = self._functions.popitem(last=False)
+                sys.modules.pop(evicted.__module__, None)
         return function
 
     def _load_or_build(self, operation, pattern, options, backend):
@@ -102,7 +131,7 @@ class ModuleCache:
         if pregenerated is not None:
             return pregenerated
         path = self.path(operation, key, backend)
-        text = self._read(path, key)
+        text = self._read(path, key) if self._directory_usable() else None
         if text is None:
             text = build_module_text(operation, pattern, options, backend, key)
             if not self._write(path, text):
@@ -110,26 +139,62 @@ class ModuleCache:
         module = _execute(text, path, f"eindex_generated_{operation}_{backend}_{key[:24]}", pattern)
         return getattr(module, operation)
 
+    def _directory_usable(self):
+        """Create the cache folder if needed; return False (warning once) if it cannot be trusted."""
+        if self._directory_checked:
+            return not self._disk_failed
+        self._directory_checked = True
+        directory = self.directory
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            reason = untrusted_reason(directory.stat())
+        except OSError as error:
+            reason = f"it cannot be created ({error})"
+            if isinstance(error, PermissionError) or not directory.exists():
+                self._disable_disk(f"eindex_codegen cannot write its cache folder {directory}: {reason}")
+                return False
+        if reason is not None:
+            self._disable_disk(f"eindex_codegen does not use the cache folder {directory}: {reason}")
+            return False
+        return True
+
+    def _disable_disk(self, message):
+        self._disk_failed = True
+        warnings.warn(f"{message}. Generated modules are kept in memory for this process; "
+                      "set EINDEX_CACHE_DIR to a folder of your own.", RuntimeWarning, stacklevel=6)
+
     def _read(self, path, key):
         try:
-            text = path.read_text(encoding="utf-8")
+            descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except FileNotFoundError:
             logger.debug("cache miss: %s", path)
             return None
         except OSError as error:
             logger.debug("cache unreadable, regenerating: %s (%s)", path, error)
             return None
+        with os.fdopen(descriptor, "rb") as stream:
+            reason = untrusted_reason(os.fstat(stream.fileno()))
+            if reason is not None:
+                self._warn_file_once(path, reason)
+                return None
+            text = stream.read().decode("utf-8", errors="replace")
         if not _valid_text(text, key):
             logger.debug("cache entry does not match its key or hash, regenerating: %s", path)
             return None
         logger.debug("cache hit: %s", path)
         return text
 
+    def _warn_file_once(self, path, reason):
+        logger.debug("cache entry not trusted, regenerating: %s (%s)", path, reason)
+        if not self._warned_files:
+            self._warned_files = True
+            warnings.warn(f"eindex_codegen does not run the cached module {path}: {reason}. "
+                          "It is regenerated instead.", RuntimeWarning, stacklevel=6)
+
     def _write(self, path, text):
-        if self._disk_failed:
+        if self._disk_failed or not self._directory_usable():
             return False
         try:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".py")
             try:
                 with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
@@ -139,10 +204,7 @@ class ModuleCache:
                 os.unlink(temporary)
                 raise
         except OSError as error:
-            self._disk_failed = True
-            warnings.warn(f"eindex_codegen cannot write its cache folder {path.parent} ({error}); "
-                          "generated modules are kept in memory for this process. "
-                          "Set EINDEX_CACHE_DIR to a writable folder.", RuntimeWarning, stacklevel=5)
+            self._disable_disk(f"eindex_codegen cannot write its cache folder {path.parent} ({error})")
             return False
         logger.debug("cache write: %s", path)
         return True

@@ -58,7 +58,8 @@ def parse(operation, text):
     else:
         pattern = ArgPattern(text, *parts)
         _check_names(pattern, [("input", pattern.input), ("output", pattern.other)])
-        # A leading '_' in the brackets is rejected with the roles, which can say why.
+        # A leading '_' in the brackets is rejected by the role check, whose message explains
+        # that arg-operations have no index rows to ignore.
         _check_bracket_names(pattern, pattern.found)
         _check_repeats(pattern, [pattern.input, pattern.found + pattern.other])
     return pattern
