@@ -30,6 +30,13 @@ def compiled(operation, pattern, backend, agg=None, order_axis=None):
     return module_cache.function(operation, pattern, options, backend)
 
 
+# torch.compile runs a function that carries this attribute once, while it traces, and then
+# inlines the generated function that the call returned, rather than tracing the parser and
+# the cache. torch.compiler.assume_constant_result sets the same attribute (torch 2.1 to
+# 2.13); it is set by hand here so that importing this module does not import torch.
+compiled._dynamo_marked_constant = True
+
+
 def gather(arr, ind, pattern, /, agg=None, *, check_bounds=True):
     """Read `arr` at the positions in `ind`: `gather(images, best, 'b h w c, [h, w] b t -> b t c')`."""
     function = compiled("gather", pattern, backend_of(arr, ind), agg=agg)

@@ -139,8 +139,26 @@ class _IndexPlanner:
         self.result = [axis.name for axis in pattern.result]
         self.brackets = [axis.name for axis in pattern.brackets]
         self.indexed = [name for name in self.brackets if not name.startswith("_")]
-        self.frame = list(self.roles.free)
+        self.suffix = self._row_suffix()
+        # The working layout: free result axes, then reduced ones, then the rows read whole.
+        self.frame = [name for name in self.roles.free if name not in self.suffix] + self.suffix
         self.steps = []
+
+    def _row_suffix(self):
+        """Return the trailing array axes that can be read as whole rows.
+
+        They end both the array and the result in the same order and are
+        neither indexed nor in the index, so one offset per row addresses
+        them all: the offsets then take the index's size, not the result's.
+        """
+        if not any(name in self.indexed for name in self.array):
+            return []
+        suffix = []
+        for array_axis, result_axis in zip(reversed(self.array), reversed(self.result)):
+            if array_axis != result_axis or array_axis in self.indexed or array_axis in self.index:
+                break
+            suffix.insert(0, array_axis)
+        return suffix
 
     def plan(self):
         self._sizes()
@@ -205,16 +223,16 @@ class _IndexPlanner:
         self._add("bounds_check", (), [name for row, size, _ in rows for name in (row, size)], "",
                   "Every coordinate must lie inside its own axis, checked before flattening.", rows=rows)
 
-    def _offset_terms(self, axes):
+    def _offset_terms(self, axes, frame):
         terms = []
         for position, name in enumerate(axes):
             stride = tuple(size_var(later) for later in axes[position + 1:])
             if name in self.indexed:
-                transpose, subscript = _placement(self.index, self.frame)
+                transpose, subscript = _placement(self.index, frame)
                 terms.append({"source": "row", "var": row_var(name), "transpose": transpose,
                               "subscript": subscript, "stride": stride})
             else:
-                _, subscript = _placement([name], self.frame)
+                _, subscript = _placement([name], frame)
                 terms.append({"source": "arange", "var": size_var(name), "transpose": None,
                               "subscript": subscript, "stride": stride})
         return tuple(terms)
@@ -230,12 +248,17 @@ class _IndexPlanner:
     def _read(self):
         frame_text = _spaced(self.frame) or "0-d"
         if any(name in self.indexed for name in self.array):
-            self._add("flat_offset", ["offset_in"], _term_inputs(self._offset_terms(self.array)),
-                      frame_text, f"Flat offsets into the array, laid out as {frame_text}.",
-                      terms=self._offset_terms(self.array))
-            output = self._final_output()
-            self._add("take", [output], ("arr", "offset_in"), frame_text,
-                      f"Read the array at those offsets: {frame_text}.")
+            rows = [name for name in self.array if name not in self.suffix]
+            row_frame = [name for name in self.frame if name not in self.suffix]
+            terms = self._offset_terms(rows, row_frame)
+            whole = f", each row {_spaced(self.suffix)} read whole" if self.suffix else ""
+            # Measured with benchmarks/run.py: np.take on a flat row offset is the fastest read
+            # of a contiguous array; indexing in place avoids copying a strided or broadcast view.
+            inputs = ["arr"] + _term_inputs(terms) + self._sizes_of(rows + self.suffix)
+            self._add("read", [self._final_output()], list(dict.fromkeys(inputs)), frame_text,
+                      f"Read the array at the indexed positions: {frame_text}{whole}. A contiguous "
+                      "array is read through flat row offsets; a view is indexed in place, not copied.",
+                      terms=terms, rows=tuple(self._sizes_of(rows)), suffix=tuple(self._sizes_of(self.suffix)))
         else:
             transpose, subscript = _placement(self.array, self.frame)
             self._add("expand", ["values"], ("arr",), frame_text,
@@ -245,7 +268,7 @@ class _IndexPlanner:
     def _write(self):
         result_text = _spaced(self.result) or "0-d"
         if any(name in self.indexed for name in self.result):
-            terms = self._offset_terms(self.result)
+            terms = self._offset_terms(self.result, self.frame)
             frame_text = _spaced(self.frame) or "0-d"
             self._add("flat_offset", ["offset_out"], _term_inputs(terms), frame_text,
                       f"Flat offsets into the result, laid out as {frame_text}.", terms=terms)
@@ -254,11 +277,10 @@ class _IndexPlanner:
                       f"Scatter-{self.agg} every value to its offset, then shape the result as {result_text}.",
                       agg=self.agg, sizes=tuple(size_var(name) for name in self.result))
         elif self.roles.reduced:
-            first = len(self.frame) - len(self.roles.reduced)
             counts = self._sizes_of(self.roles.reduced) if self.agg == "mean" else []
             self._add("reduce", ["result"], ["values"] + counts, result_text,
                       f"{self.agg.capitalize()} over {_spaced(self.roles.reduced)}: {result_text}.",
-                      agg=self.agg, axes=tuple(range(first, len(self.frame))),
+                      agg=self.agg, axes=tuple(self.frame.index(name) for name in self.roles.reduced),
                       counts=tuple(size_var(name) for name in self.roles.reduced))
         if not self.result:
             # numpy's take and reductions return a scalar, not an array, for a 0-d result.

@@ -7,6 +7,7 @@ mistake fails at generation time, not at the user's first call.
 
 import functools
 import json
+import textwrap
 
 import jinja2
 
@@ -35,6 +36,12 @@ def unpack_target(names):
     return f"({names[0]},)" if len(names) == 1 else ", ".join(names)
 
 
+def comment_lines(text, indent):
+    """Spell `text` as `#` comment lines of at most 100 characters, indented by `indent` spaces."""
+    prefix = " " * indent + "# "
+    return "\n".join(textwrap.wrap(text, width=100, initial_indent=prefix, subsequent_indent=prefix))
+
+
 def tuple_expression(expressions):
     """Spell a tuple display of Python expressions: `(a,)` for one, `(a, b)` for more."""
     return f"({expressions[0]},)" if len(expressions) == 1 else f"({', '.join(expressions)})"
@@ -53,6 +60,7 @@ def _environment():
     environment.filters["python"] = python_literal
     environment.filters["unpack"] = unpack_target
     environment.filters["tuple_expression"] = tuple_expression
+    environment.filters["comment"] = comment_lines
     environment.filters["quote_pattern"] = lambda text: f"'{text}'"
     return environment
 

@@ -202,8 +202,7 @@ def test_import_loads_no_compiler_or_torch(tmp_path):
 # --- Corrupted cache entries --------------------------------------------------------------------
 
 CORRUPTIONS = {
-    "edited body": lambda text: text.replace("result = np.take(arr.reshape(-1), offset_in)",
-                                             "result = np.take(arr.reshape(-1), offset_in) * 0"),
+    "edited body": lambda text: text.replace("    return result\n", "    return result * 0\n"),
     "truncated": lambda text: text[: len(text) // 2],
     "emptied": lambda text: "",
     "header removed": lambda text: body_of(text),
