@@ -24,17 +24,33 @@ def backend_of(*arrays):
 
 def compiled(operation, pattern, backend, agg=None, order_axis=None):
     """Return the generated function for one (operation, pattern, options, backend)."""
+    return getattr(_loaded_functions, _load(operation, pattern, backend, agg, order_axis))
+
+
+def _load(operation, pattern, backend, agg, order_axis):
+    """Load or build the generated function, store it on `_loaded_functions`, return its attribute name."""
     if type(pattern) is not str:
         raise PatternError(f"a pattern must be a str, not {type(pattern).__name__}", repr(pattern), [])
     options = check_options(operation, agg=agg, order_axis=order_axis)
-    return module_cache.function(operation, pattern, options, backend)
+    function = module_cache.function(operation, pattern, options, backend)
+    name = function.__module__.replace(".", "__")
+    setattr(_loaded_functions, name, function)
+    return name
 
 
-# torch.compile runs a function that carries this attribute once, while it traces, and then
-# inlines the generated function that the call returned, rather than tracing the parser and
-# the cache. torch.compiler.assume_constant_result sets the same attribute (torch 2.1 to
-# 2.13); it is set by hand here so that importing this module does not import torch.
-compiled._dynamo_marked_constant = True
+class _LoadedFunctions:
+    """The generated functions that `compiled` returned, one attribute each, named after the module."""
+
+
+_loaded_functions = _LoadedFunctions()
+
+# NOTE: torch.compile cannot trace the parser or the cache, so `compiled` is split in two.
+# torch.compile (2.1 to 2.13) runs a function that carries `_dynamo_marked_constant` for real
+# while it traces, and keeps the result as a constant: torch.compiler.assume_constant_result
+# sets the same attribute, set by hand here so that this module does not import torch. The
+# constant must be a plain value such as a str, not a function, so `_load` returns a name, and
+# torch.compile then reads the function from `_loaded_functions` and inlines it in the graph.
+_load._dynamo_marked_constant = True
 
 
 def gather(arr, ind, pattern, /, agg=None, *, check_bounds=True):

@@ -4,9 +4,12 @@ Each check raises `EindexError` naming the axis, the expected and the actual
 size, and the pattern.
 """
 
+import operator
+
 import numpy as np
 
 from eindex_codegen.errors import EindexError
+from eindex_codegen.syntax import normalize_name
 
 _INT64_MAX = np.iinfo(np.int64).max
 
@@ -89,20 +92,35 @@ def check_index_size(index_shape, dim, axis, size, pattern):
 def check_keywords(sizes, known, needed, pattern):
     """Check keyword sizes: every keyword an axis, each an integer >= 0 that matches the inputs."""
     axes = set(known) | set(needed)
+    given = {}
     for name, value in sizes.items():
+        name = normalize_name(name)
         if name not in axes:
             fail(f"keyword {name}={value!r} names no axis of the pattern; its axes are "
                  f"{', '.join(sorted(axes))}", pattern)
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
-            fail(f"size of axis {name!r} must be an integer >= 0, got {value!r}", pattern)
-        if name in known and value != known[name]:
+        given[name] = _size_value(name, value, pattern)
+        if name in known and given[name] != known[name]:
             fail(f"axis {name!r} has size {known[name]} in the inputs, but the keyword gives {value}",
                  pattern)
-    missing = [name for name in needed if name not in sizes]
+    missing = [name for name in needed if name not in given]
     if missing:
         fail(f"no input shows the size of {', '.join(map(repr, missing))}: pass it as a keyword, "
              f"for example {missing[0]}=10", pattern)
-    return [int(sizes[name]) for name in needed]
+    return [given[name] for name in needed]
+
+
+def _size_value(name, value, pattern):
+    """Return a keyword size as an int: Python, numpy and 0-d torch integers pass, bools do not."""
+    if isinstance(value, (bool, np.bool_)) or str(getattr(value, "dtype", "")) == "torch.bool":
+        fail(f"size of axis {name!r} must be an integer >= 0, got {value!r}, a bool", pattern)
+    try:
+        size = operator.index(value)
+    except TypeError:
+        fail(f"size of axis {name!r} must be an integer >= 0, got {value!r} of type {type(value).__name__}",
+             pattern)
+    if size < 0:
+        fail(f"size of axis {name!r} must be an integer >= 0, got {size}", pattern)
+    return size
 
 
 def check_bounds(row, size, axis, pattern):
