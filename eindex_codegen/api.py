@@ -1,7 +1,8 @@
 """The six operations, dispatching on the array type, and the tools to read generated code."""
 
+import numpy as np
+
 from eindex_codegen.cache import ModuleCache, build_module_text, module_key
-from eindex_codegen.errors import PatternError
 from eindex_codegen.options import check_options
 
 # One table for the whole process: a pattern compiled through any entry point is reused by all.
@@ -15,9 +16,9 @@ def _is_torch(value):
 def backend_of(*arrays):
     """Return "torch" when any argument is a torch tensor (or a list holding one), else "numpy"."""
     for value in arrays:
-        if _is_torch(value):
-            return "torch"
-        if isinstance(value, (list, tuple)) and any(_is_torch(item) for item in value):
+        if type(value) is np.ndarray:
+            continue  # the common case, checked first because every call pays for it
+        if _is_torch(value) or isinstance(value, (list, tuple)) and any(map(_is_torch, value)):
             return "torch"
     return "numpy"
 
@@ -29,10 +30,7 @@ def compiled(operation, pattern, backend, agg=None, order_axis=None):
 
 def _load(operation, pattern, backend, agg, order_axis):
     """Load or build the generated function, store it on `_loaded_functions`, return its attribute name."""
-    if type(pattern) is not str:
-        raise PatternError(f"a pattern must be a str, not {type(pattern).__name__}", repr(pattern), [])
-    options = check_options(operation, agg=agg, order_axis=order_axis)
-    function = module_cache.function(operation, pattern, options, backend)
+    function = module_cache.function(operation, pattern, backend, agg, order_axis)
     name = function.__module__.replace(".", "__")
     setattr(_loaded_functions, name, function)
     return name
@@ -110,8 +108,8 @@ def use_generated(package):
 
 def cached_path(operation, pattern, backend="numpy", **options):
     """Compile the module if needed and return the path of its file in the disk cache."""
+    module_cache.function(operation, pattern, backend, **options)
     options = check_options(operation, **options)
-    module_cache.function(operation, pattern, options, backend)
     return module_cache.path(operation, module_key(operation, pattern, options, backend), backend)
 
 

@@ -26,6 +26,8 @@ import types
 import warnings
 
 from eindex_codegen import resources
+from eindex_codegen.errors import PatternError
+from eindex_codegen.options import check_options
 from eindex_codegen.packages import Registry
 from eindex_codegen.syntax import normalize_text
 from eindex_codegen.version import __version__
@@ -92,9 +94,9 @@ def untrusted_reason(status):
 class ModuleCache:
     """The disk folder of generated modules and the table of loaded functions.
 
-    The table holds at most `max_functions` entries, dropping the least
-    recently used, so a process that builds patterns on the fly does not
-    grow without bound.
+    The table holds at most `max_functions` entries, dropping the oldest,
+    so a process that builds patterns on the fly does not grow without
+    bound.
     """
 
     def __init__(self, directory=None, registry=None, max_functions=4096):
@@ -113,17 +115,31 @@ class ModuleCache:
     def path(self, operation, key, backend):
         return self.directory / f"{operation}_{backend}_{key[:24]}.py"
 
-    def function(self, operation, pattern, options, backend):
-        """Return the generated function for (operation, pattern, options, backend)."""
-        table_key = (operation, pattern, tuple(options.items()), backend)
-        function = self._functions.get(table_key)
+    def function(self, operation, pattern, backend, agg=None, order_axis=None):
+        """Return the generated function for one call's (operation, pattern, backend, options).
+
+        The table is keyed by the arguments exactly as given, so a repeated
+        call costs one dictionary lookup; only a miss validates them.
+        """
+        table_key = (operation, pattern, backend, agg, order_axis)
+        try:
+            function = self._functions.get(table_key)
+        except TypeError:  # an unhashable pattern or option, rejected below
+            function = None
         if function is None:
+            if type(pattern) is not str:
+                raise PatternError(f"a pattern must be a str, not {type(pattern).__name__}", repr(pattern), [])
+            options = check_options(operation, agg=agg, order_axis=order_axis)
             function = self._load_or_build(operation, pattern, options, backend)
-            self._functions[table_key] = function
-            if len(self._functions) > self._max_functions:
-                _, evicted = self._functions.popitem(last=False)
-                sys.modules.pop(evicted.__module__, None)
+            self._remember(table_key, function)
         return function
+
+    def _remember(self, table_key, function):
+        self._functions[table_key] = function
+        if len(self._functions) > self._max_functions:
+            _, evicted = self._functions.popitem(last=False)
+            if evicted not in self._functions.values():
+                sys.modules.pop(evicted.__module__, None)
 
     def _load_or_build(self, operation, pattern, options, backend):
         key = module_key(operation, pattern, options, backend)

@@ -20,15 +20,15 @@ def test_pdb_stops_inside_generated_function(tmp_path):
     module_path = subprocess.run(
         [sys.executable, "-c", f"import eindex_codegen as e; print(e.cached_path('gather', {pattern!r}))"],
         capture_output=True, text=True, env=environment, check=True, timeout=120).stdout.strip()
-    line = next(number for number, text in enumerate(open(module_path), start=1) if "np.take(" in text)
+    line = next(number for number, text in enumerate(open(module_path), start=1) if "result = arr[" in text)
 
-    commands = f"break {module_path}:{line}\ncontinue\np offset_in.tolist()\nwhere\ncontinue\n"
+    commands = f"break {module_path}:{line}\ncontinue\np row_h.tolist()\nwhere\ncontinue\n"
     completed = subprocess.run([sys.executable, "-m", "pdb", str(script)], input=commands,
                                capture_output=True, text=True, env=environment, timeout=120)
 
     assert f"{module_path}({line})gather()" in completed.stdout
-    assert "np.take(arr.reshape(-1), offset_in)" in completed.stdout
-    assert "[2, 3]" in completed.stdout
+    assert "result = arr[np.arange(size_b), row_h]" in completed.stdout
+    assert "[2, 0]" in completed.stdout
     assert "[2. 3.]" in completed.stdout
 
 

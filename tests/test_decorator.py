@@ -20,7 +20,7 @@ def empty_cache(tmp_path, monkeypatch):
 
 
 def compiled_patterns():
-    return sorted((operation, pattern) for operation, pattern, _, _ in api.module_cache._functions)
+    return sorted((operation, pattern) for operation, pattern, *_ in api.module_cache._functions)
 
 
 def forbid_compilation(monkeypatch):

@@ -219,7 +219,7 @@ def test_hostile_patterns_stay_identifiers(pattern):
                            "index_shape", "_", "PATTERN", "gather"}
     derived = {name for name in names if name not in builtins_and_locals and not name.startswith(("size_", "row_"))}
     numpy_attributes = {"numpy", "eindex_codegen", "eindex_codegen.runtime", "__doc__", "as_array", "check_ndim", "shape", "index_rows",
-                        "check_index_size", "check_bounds", "flags", "c_contiguous", "int64", "arange",
+                        "check_index_size", "check_bounds", "flags", "size", "c_contiguous", "int64", "arange",
                         "take", "reshape", "asarray", "runtime", "numpy_runtime"}
     assert derived <= numpy_attributes
 
@@ -242,8 +242,10 @@ def test_offsets_past_int32_on_contiguous_array(index_dtype):
     # np.zeros maps untouched pages lazily, so 4 GiB of int8 costs only the pages read and written.
     arr = np.zeros((2**15, 2**15, 4), dtype=np.int8)
     arr[2**15 - 1, 2**15 - 2, 3] = 7
-    ind = np.array([[2**15 - 1, 0], [2**15 - 2, 0], [3, 0]], dtype=index_dtype)
+    # 300 positions, enough that the generated code reads through flat offsets, not in place.
+    ind = np.zeros((3, 300), dtype=index_dtype)
+    ind[:, 0] = [2**15 - 1, 2**15 - 2, 3]
 
     result = eindex.gather(arr, ind, "h w c, [h, w, c] t -> t")
 
-    assert result.tolist() == [7, 0]
+    assert result.tolist() == [7] + [0] * 299

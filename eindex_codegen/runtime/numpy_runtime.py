@@ -20,6 +20,8 @@ def fail(message, pattern):
 
 def as_array(value, part, pattern):
     """Return `value` as a numpy array; reject torch tensors, which belong to the torch backend."""
+    if type(value) is np.ndarray:
+        return value
     if type(value).__module__.startswith("torch"):
         fail(f"the {part} is a torch tensor but this is the numpy backend: pass numpy arrays "
              "for every argument, or torch tensors for every argument", pattern)
@@ -55,7 +57,8 @@ def index_rows(ind, names, index_axes, pattern):
     len(index_axes) dimensions.
     """
     n_rows, ndim = len(names), len(index_axes)
-    layout = f"({', '.join(names)}) {' '.join(index_axes)}".rstrip()
+    if type(ind) is np.ndarray and ind.dtype == np.int64 and ind.ndim == ndim + 1 and len(ind) == n_rows:
+        return list(ind), ind.shape[1:]  # the common case, checked in the fewest steps
     if isinstance(ind, (list, tuple)):
         if len(ind) != n_rows:
             fail(f"the index is a {type(ind).__name__} of {len(ind)} arrays, but the brackets "
@@ -75,6 +78,7 @@ def index_rows(ind, names, index_axes, pattern):
 
     stacked = _integer_array(ind, "the index", pattern)
     if stacked.ndim != ndim + 1:
+        layout = f"({', '.join(names)}) {' '.join(index_axes)}".rstrip()
         fail(f"the index has {stacked.ndim} dimensions {tuple(stacked.shape)}, but the pattern "
              f"needs {ndim + 1}: {layout}", pattern)
     if stacked.shape[0] != n_rows:
@@ -125,6 +129,9 @@ def _size_value(name, value, pattern):
 
 def check_bounds(row, size, axis, pattern):
     """Raise unless every coordinate in `row` lies in [0, size)."""
+    # Viewed as unsigned, a negative coordinate is huge, so one max() finds both kinds of fault.
+    if row.size == 0 or row.view(np.uint64).max() < size:
+        return
     outside = (row < 0) | (row >= size)
     if outside.any():
         value = row[outside].flat[0]
