@@ -145,8 +145,14 @@ class _IndexPlanner:
         self.brackets = [axis.name for axis in pattern.brackets]
         self.indexed = [name for name in self.brackets if not name.startswith("_")]
         self.suffix = self._row_suffix()
-        # The working layout: free result axes, then reduced ones, then the rows read whole.
-        self.frame = [name for name in self.roles.free if name not in self.suffix] + self.suffix
+        if any(name in self.indexed for name in self.array):
+            # Read through the index: free result axes, then reduced ones, then the rows read whole,
+            # so a gather's result needs no transpose and its reductions run over adjacent axes.
+            self.frame = [name for name in self.roles.free if name not in self.suffix] + self.suffix
+        else:
+            # Scatter: the array's own order, then the replica axes, so flattening the values of a
+            # contiguous array copies nothing.
+            self.frame = self.array + [name for name in self.roles.free if name not in self.array]
         self.steps = []
 
     def _row_suffix(self):

@@ -98,7 +98,7 @@ def check_keywords(sizes, known, needed, pattern):
     axes = set(known) | set(needed)
     given = {}
     for name, value in sizes.items():
-        name = normalize_name(name)
+        name = name if name.isascii() else normalize_name(name)
         if name not in axes:
             fail(f"keyword {name}={value!r} names no axis of the pattern; its axes are "
                  f"{', '.join(sorted(axes))}", pattern)
