@@ -276,8 +276,10 @@ class _IndexPlanner:
                       first_row=row_var(self.indexed[0]), small=SMALL_READ)
         else:
             transpose, subscript = _placement(self.array, self.frame)
-            self._add("expand", ["values"], ("arr",), frame_text,
-                      f"The array laid out as {frame_text}, new axes of size 1 where it has none.",
+            comment = (f"The values are the array, already laid out as {frame_text}."
+                       if transpose is None and not subscript else
+                       f"The array laid out as {frame_text}, new axes of size 1 where it has none.")
+            self._add("expand", ["values"], ("arr",), frame_text, comment,
                       transpose=transpose, subscript=subscript, argument="arr")
 
     def _write(self):
