@@ -41,3 +41,13 @@ __all__ = [
     "source",
     "use_generated",
 ]
+
+
+def __getattr__(name):
+    # eindex_codegen.torch is imported on first access, so `import eindex_codegen` stays as cheap
+    # as it was without it.
+    if name == "torch":
+        import importlib
+
+        return importlib.import_module("eindex_codegen.torch")
+    raise AttributeError(f"module 'eindex_codegen' has no attribute {name!r}")

@@ -43,11 +43,11 @@ class _LoadedFunctions:
 _loaded_functions = _LoadedFunctions()
 
 # NOTE: torch.compile cannot trace the parser or the cache, so `compiled` is split in two.
-# torch.compile (2.1 to 2.13) runs a function that carries `_dynamo_marked_constant` for real
-# while it traces, and keeps the result as a constant: torch.compiler.assume_constant_result
-# sets the same attribute, set by hand here so that this module does not import torch. The
-# constant must be a plain value such as a str, not a function, so `_load` returns a name, and
-# torch.compile then reads the function from `_loaded_functions` and inlines it in the graph.
+# torch.compile runs a function marked with `_dynamo_marked_constant` for real while it traces,
+# and keeps its result as a constant. torch.compiler.assume_constant_result sets this attribute;
+# it is set by hand here so that this module does not import torch. Such a result must be a plain
+# value, not a function, so `_load` returns a name, and the traced code reads the function from
+# `_loaded_functions` and inlines it. Checked with torch 2.13.
 _load._dynamo_marked_constant = True
 
 

@@ -1,23 +1,43 @@
-"""The six operations for torch tensors, with the signatures of `eindex.torch` (eindex 0.1.0).
+"""The six operations for torch tensors, with the signatures of `eindex_codegen.numpy`.
 
-Code written for eindex switches with one import:
+    import eindex_codegen.torch as EX
+    best = EX.argmax(score, "b h w token -> [h, w] b token")
 
-    import eindex_codegen.torch as EX      # was: import eindex.torch as EX
+These always use the torch backend, so a numpy array passed here is an error
+rather than dispatched to numpy. (eindex 0.1.0 itself has no torch module.)
+Importing this module does not import torch; a generated module does when it
+is first loaded.
 
-These always use the torch backend, so a numpy array passed here is an
-error rather than dispatched to numpy. Importing this module does not
-import torch; the generated modules do, when they first run.
+Generated code creates every new tensor on the array's device. Gradients reach
+the array argument of gather, scatter and gather_scatter for every agg, and a
+tied max or min splits its gradient evenly between the tied values. Calls work
+inside torch.compile(fullgraph=True), where the pattern is compiled while
+torch.compile traces and the generated function is traced into the graph.
 
-Generated torch code makes every new tensor on the array's device, and is
-differentiable in the array argument of gather, scatter and gather_scatter
-for every agg. A tied max or min splits its gradient evenly between the tied
-values. Every operation compiles under torch.compile(fullgraph=True).
+What a failed check looks like:
 
-The bounds check raises EindexError on CPU. On CUDA it is a device-side
-assertion, so that it never waits for the device: an out-of-range index stops
-the process's CUDA context with "device-side assert triggered". Under
-torch.compile on CPU it raises RuntimeError naming the axis.
-`torch_runtime.check_bounds` gives the details.
+- Eagerly on CPU, every failure raises EindexError, an out-of-range index
+  included.
+- On CUDA, an out-of-range index is found by a device-side assertion, so
+  that no call waits for the GPU: a later CUDA call raises "RuntimeError:
+  CUDA error: device-side assert triggered", and the process cannot use CUDA
+  any more. The other checks compare shapes, dtypes and devices and raise
+  EindexError at once. NOTE: the CUDA tests skip without a GPU, and this
+  behaviour has not yet been checked on one.
+- Under torch.compile, an out-of-range index raises RuntimeError naming the
+  axis (on CPU) or the device-side assertion (on CUDA). With fullgraph=True,
+  any other failed check surfaces as torch._dynamo's "Observed exception"
+  error, which quotes the EindexError; without fullgraph, torch.compile runs
+  the call eagerly and the EindexError itself is raised. A bad pattern
+  raises an error that quotes the PatternError.
+
+NOTE: torch 2.13 has no min, max or argmax kernels for uint16, uint32 and
+uint64 tensors, so agg="min" and agg="max", argmax and argmin on them raise
+torch's NotImplementedError; convert such arrays to int64 first. Sums work.
+Float sums on CUDA can differ from CPU results in the last bits. Scatter
+sums and means use index_add, which on CUDA adds in an order that varies from
+run to run unless torch.use_deterministic_algorithms(True) is set (torch 2.13
+documentation).
 """
 
 from eindex_codegen.api import compiled

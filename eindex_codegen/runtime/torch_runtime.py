@@ -16,6 +16,11 @@ from eindex_codegen.runtime.numpy_runtime import (
     check_ndim,
     fail,
 )
+from eindex_codegen.syntax import normalize_name
+
+# check_keywords normalises keyword names with unicodedata, which torch.compile cannot trace.
+# The name is a constant, so torch.compile may run the function while tracing and keep the result.
+torch.compiler.assume_constant_result(normalize_name)
 
 __all__ = [
     "accumulator",
@@ -73,8 +78,8 @@ def _broadcast_shape(rows, names, pattern):
         size = 1
         for other in sizes:
             if other != 1 and size not in (1, other):
-                shown = ", ".join(f"{name}: {tuple(row.shape)}" for name, row in zip(names, rows))
-                fail(f"the index rows do not broadcast to one shape ({shown})", pattern)
+                shapes = ", ".join(f"{name}: {tuple(row.shape)}" for name, row in zip(names, rows))
+                fail(f"the index rows do not broadcast to one shape ({shapes})", pattern)
             size = size if other == 1 else other
         shape.append(size)
     return torch.Size(shape)
@@ -115,20 +120,16 @@ def index_rows(ind, names, index_axes, device, pattern):
 def check_bounds(row, size, axis, pattern):
     """Raise unless every coordinate in `row` lies in [0, size).
 
-    On CPU in eager mode this raises EindexError with the first offending
-    value. Reading that value back would make a CUDA call wait for the
-    device, and would break the graph under torch.compile, so there (and on
-    any other device) the check is `torch._assert_async`, which reads nothing
-    back:
-
-    - on CPU under torch.compile, the call raises RuntimeError with the
-      message below, which names the axis but not the value or the size,
-      because a size in the text would make torch.compile specialise on it;
-    - on CUDA, a failed check is a device-side assertion: the kernel prints
-      "Assertion ... failed", a later CUDA call raises "RuntimeError: CUDA
-      error: device-side assert triggered", and the process cannot use CUDA
-      any more. Set CUDA_LAUNCH_BLOCKING=1, or rerun on CPU, to see which call
-      failed.
+    Eagerly on CPU, this raises EindexError naming the first offending value.
+    Reading that value back would make a CUDA call wait for the GPU and would
+    break the graph under torch.compile, so on any other device, and under
+    torch.compile, the check is `torch._assert_async` instead, which reads
+    nothing back. On CPU it raises RuntimeError with the message below. On
+    CUDA it is a device-side assertion, which, as torch documents for
+    `_assert_async`, fails at a later CUDA call and leaves the process unable
+    to use CUDA. The message names the axis but not its
+    size, because a size in the text would make torch.compile specialise the
+    graph on it.
     """
     if row.device.type == "cpu" and not torch.compiler.is_compiling():
         outside = (row < 0) | (row >= size)
@@ -137,9 +138,10 @@ def check_bounds(row, size, axis, pattern):
             fail(f"index value {value} is out of range for axis {axis!r} of size {size}; "
                  f"coordinates must lie in [0, {size})", pattern)
         return
+    # One line: inductor copies the message into generated C++ source, which breaks on a newline.
     inside = ((row >= 0) & (row < size)).all()
     torch._assert_async(inside, f"an index value is out of range for axis {axis!r}; coordinates "
-                                f"must lie in [0, size of {axis!r})\n    pattern: {pattern}")
+                                f"must lie in [0, size of {axis!r}); pattern: {pattern}")
 
 
 def check_float(array, pattern):
@@ -149,12 +151,18 @@ def check_float(array, pattern):
 
 
 def accumulator(dtype):
-    """Return the dtype to accumulate `dtype` in: float32 for float16 and bfloat16, else `dtype`.
+    """Return the dtype to add `dtype` in: float32 for half precision, int64 for wide unsigned types.
 
     Summing half precision in half precision stalls once the total is large
-    (2048 + 1 == 2048 in float16).
+    (2048 + 1 == 2048 in float16). torch 2.13 has no addition kernels for
+    uint16, uint32 and uint64, and int64 wraps around exactly as they would,
+    so the sum cast back is the same.
     """
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+    if dtype in (torch.float16, torch.bfloat16):
+        return torch.float32
+    if dtype in (torch.uint16, torch.uint32, torch.uint64):
+        return torch.int64
+    return dtype
 
 
 def identity(dtype, agg):
@@ -170,7 +178,7 @@ def identity(dtype, agg):
 def mean(sums, counts, dtype):
     """Return sums / counts cast to `dtype`: an empty group sums to 0, and 0 / 0 gives NaN.
 
-    `counts` is an int64 tensor or a Python int; it converts to the dtype of
-    `sums` before the division, as torch's type promotion does.
+    `counts` is an int64 tensor or a Python int. torch's type promotion
+    converts it to the dtype of `sums` before dividing.
     """
     return (sums / counts).to(dtype)
