@@ -151,3 +151,19 @@ def test_bad_literal_names_file_line_column():
     assert "in test_bad_literal_names_file_line_column.<locals>.broken" in message
     assert "column 9 of the pattern" in message
     assert raised.value.columns == (8,)
+
+
+def test_decorated_function_under_torch_compile():
+    torch = pytest.importorskip("torch")
+
+    @eindex.compile
+    def pooled(x, ind):
+        return eindex.gather(x, ind, "b h c, [h] b t -> b t c", check_bounds=False).sum(-1)
+
+    x = torch.arange(24.0).reshape(2, 3, 4)
+    ind = torch.tensor([[[2, 0], [1, 1]]])
+    compiled_function = torch.compile(pooled, backend="aot_eager", fullgraph=True)
+
+    assert pooled.__name__ == "pooled"
+    assert torch.equal(compiled_function(x, ind), pooled(x, ind))
+    assert compiled_function(x, ind).tolist() == [[38.0, 6.0], [70.0, 70.0]]
