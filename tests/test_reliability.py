@@ -249,3 +249,27 @@ def test_offsets_past_int32_on_contiguous_array(index_dtype):
     result = eindex.gather(arr, ind, "h w c, [h, w, c] t -> t")
 
     assert result.tolist() == [7] + [0] * 299
+
+
+@pytest.mark.parametrize("index_dtype", ["int16", "int32", "int64"])
+def test_torch_offsets_past_int32_on_expanded_view(index_dtype):
+    torch = pytest.importorskip("torch")
+    arr = torch.arange(2**15, dtype=torch.int32)[:, None, None].expand(2**15, 2**15, 4)
+    ind = torch.tensor([[2**15 - 1, 5], [2**15 - 1, 0], [3, 0]], dtype=getattr(torch, index_dtype))
+
+    result = eindex.gather(arr, ind, "h w c, [h, w, c] t -> t")
+
+    assert result.tolist() == [2**15 - 1, 5]
+
+
+def test_integer_scalars_as_keyword_sizes():
+    torch = pytest.importorskip("torch")
+    values = np.ones(3)
+    ind = np.array([[0, 2, 2]])
+
+    for size in (3, np.int64(3), np.uint8(3), torch.tensor(3)):
+        counts = eindex.scatter(values, ind, "i, [k] i -> k", k=size)
+        np.testing.assert_array_equal(counts, [1.0, 0.0, 2.0])
+    for size in (3.0, True, np.float64(3), -1, torch.tensor(3.0)):
+        with pytest.raises(eindex.EindexError, match="size of axis 'k' must be an integer >= 0"):
+            eindex.scatter(values, ind, "i, [k] i -> k", k=size)
