@@ -189,8 +189,8 @@ def print_outcome(outcome):
     )
 
 
-def run_script(run):
-    """Run `run(backend)` for every available backend, print each report, exit 1 on a failure."""
+def run_backends(run):
+    """Run `run(backend)` for every available backend and print each report; return True on a failure."""
     failed = False
     for backend in available_backends():
         outcome = run(backend)
@@ -198,5 +198,10 @@ def run_script(run):
         failed = failed or bool(outcome.failures)
     if "torch" not in available_backends():
         print("torch backend: skipped, because torch or eindex_codegen.torch does not import")
-    if failed:
+    return failed
+
+
+def run_script(run):
+    """Run `run(backend)` for every available backend, print each report, exit 1 on a failure."""
+    if run_backends(run):
         sys.exit(1)

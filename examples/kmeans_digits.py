@@ -28,10 +28,9 @@ import numpy as np
 from example_tools import (
     Checks,
     Outcome,
-    available_backends,
     best_time,
     one_like,
-    print_outcome,
+    run_backends,
     to_backend,
     to_numpy,
 )
@@ -247,14 +246,7 @@ def print_generated_scatter_module():
 
 
 def main():
-    failed = False
-    for backend in available_backends():
-        outcome = run(backend)
-        print_outcome(outcome)
-        failed = failed or bool(outcome.failures)
-    if "torch" not in available_backends():
-        print("torch backend: skipped, because torch or eindex_codegen.torch does not import")
-
+    failed = run_backends(run)
     print_generated_scatter_module()
     if failed:
         sys.exit(1)
