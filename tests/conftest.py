@@ -1,6 +1,7 @@
 """Fixtures shared by every test module."""
 
 import pytest
+from backends import BACKENDS
 
 import eindex_codegen.api
 from eindex_codegen.cache import ModuleCache
@@ -18,3 +19,9 @@ def module_cache_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("EINDEX_CACHE_DIR", str(directory))
     monkeypatch.setattr(eindex_codegen.api, "module_cache", ModuleCache(directory))
     return directory
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """Return the numpy backend, then the torch backend (skipped when torch is not installed)."""
+    return request.param

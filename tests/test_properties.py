@@ -6,17 +6,22 @@ sizes from 0 to 3. Indexes come stacked or as a list or tuple of rows, in any
 integer dtype, and rows may have size-1 dimensions that broadcast, also against
 the array. Arrays with no axes give 0-d inputs, and patterns with no result
 axes give 0-d results.
+
+Each oracle test runs once on numpy arrays and once on torch tensors with
+the same data. The last tests compare the two backends with each other, bit
+for bit, on integer data and on integer-valued floats with NaNs, where no
+result may depend on the order in which a backend adds.
 """
 
 import dataclasses
 import math
 
 import numpy as np
+import oracle
+import pytest
+from backends import BACKENDS, HAVE_TORCH, NUMPY, TORCH
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import eindex_codegen as eindex
-import oracle
 
 AGGREGATIONS = ("sum", "mean", "min", "max")
 INDEX_DTYPES = (
@@ -28,6 +33,37 @@ INDEX_DTYPES = (
     np.uint16,
     np.uint32,
     np.uint64,
+)
+# Array dtypes of the oracle tests, whose arrays contain a permutation of 0 .. size-1.
+ORACLE_ARRAY_DTYPES = (np.int32, np.int64, np.uint16, np.float32, np.float64)
+# Array dtypes of the cross-backend tests, whose integers span the dtype's whole range,
+# so sums wrap around, and whose floats are small integers, so every sum is exact.
+CROSS_ARRAY_DTYPES = (
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint16,
+    np.uint32,
+    np.uint64,
+    np.float32,
+    np.float64,
+)
+MEAN_DTYPES = (np.float32, np.float64)
+ORACLE_ARG_DTYPES = (np.int8, np.uint8, np.int64, np.float16, np.float32, np.float64)
+CROSS_ARG_DTYPES = (
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint16,
+    np.uint32,
+    np.uint64,
+    np.float16,
+    np.float32,
+    np.float64,
 )
 # Keywords and non-ASCII letters are valid axis names too.
 AXIS_NAMES = ("a", "b", "c", "h", "w", "t", "i", "j", "k", "x1", "class", "in", "δ", "Size")
@@ -181,9 +217,42 @@ def draw_index_rows(draw, rng, brackets, index_axes, sizes, array_axes, index_dt
     return rows
 
 
+def draw_array(draw, rng, shape, agg, backend, values):
+    """Draw an array of `shape` in a dtype that `agg` and `backend` accept.
+
+    With `values="unique"` the array contains a permutation of 0 .. size-1, so
+    the oracle can tell every element apart. With `values="full_range"` an
+    integer array contains values from the whole range of its dtype, so sums
+    wrap around, and a float array contains integers from -1024 to 1024, so
+    every sum of up to MAX_LOOP_SIZE values is exact in any order of addition.
+    Half of the float arrays also contain NaNs.
+    """
+    if agg == "mean":
+        dtypes = MEAN_DTYPES
+    else:
+        dtypes = ORACLE_ARRAY_DTYPES if values == "unique" else CROSS_ARRAY_DTYPES
+    if agg in ("min", "max"):
+        dtypes = [dtype for dtype in dtypes if backend.has_min_max(dtype)]
+    dtype = np.dtype(draw(st.sampled_from(dtypes)))
+
+    if values == "unique":
+        return rng.permutation(math.prod(shape)).reshape(shape).astype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+    arr = rng.integers(-1024, 1025, shape).astype(dtype)
+    if draw(st.booleans()):
+        arr[rng.random(shape) < 0.2] = np.nan
+    return arr
+
+
 @st.composite
-def index_cases(draw, roles):
-    """Draw a valid pattern and inputs for one of the index operations."""
+def index_cases(draw, roles, backend, values="unique"):
+    """Draw a valid pattern and inputs for one of the index operations.
+
+    `backend` limits the array dtypes to those it supports for the drawn agg,
+    and `values` chooses the array values as `draw_array` describes.
+    """
     names = list(draw(st.permutations(AXIS_NAMES)))
     # Scatter and gather_scatter accept a 0-d array, so sometimes leave out every array axis.
     array_optional = all("A" not in where or low == 0 for where, low, _ in roles.values())
@@ -217,14 +286,10 @@ def index_cases(draw, roles):
         agg = None
     else:
         agg = draw(st.sampled_from(AGGREGATIONS))
-    if agg == "mean":
-        arr_dtype = draw(st.sampled_from((np.float32, np.float64)))
-    else:
-        arr_dtype = draw(st.sampled_from((np.int32, np.int64, np.uint16, np.float32, np.float64)))
 
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     arr_shape = [sizes[axis] for axis in array_axes]
-    arr = rng.permutation(math.prod(arr_shape)).reshape(arr_shape).astype(arr_dtype)
+    arr = draw_array(draw, rng, arr_shape, agg, backend, values)
 
     index_dtype = draw(st.sampled_from(INDEX_DTYPES))
     rows = draw_index_rows(draw, rng, brackets, index_axes, sizes, array_axes, index_dtype)
@@ -246,8 +311,12 @@ def index_cases(draw, roles):
 
 
 @st.composite
-def arg_cases(draw, sort):
-    """Draw a valid argmax/argmin pattern, or an argsort pattern when `sort` is true."""
+def arg_cases(draw, sort, backend, dtypes=ORACLE_ARG_DTYPES):
+    """Draw a valid argmax/argmin pattern, or an argsort pattern when `sort` is true.
+
+    The input dtype comes from `dtypes`, less those that `backend` cannot find
+    the maximum or minimum of, unless `sort` is true.
+    """
     names = list(draw(st.permutations(AXIS_NAMES)))
     input_axes = names[: draw(st.integers(1, 4))]
     sizes = draw_sizes(draw, input_axes)
@@ -267,8 +336,10 @@ def arg_cases(draw, sort):
         order_axis = draw(st.sampled_from(("order", "rank")))
         other_axes.insert(draw(st.integers(0, len(other_axes))), order_axis)
 
+    if not sort:
+        dtypes = [dtype for dtype in dtypes if backend.has_min_max(dtype)]
+    dtype = draw(st.sampled_from(dtypes))
     # Few distinct values make ties common, and floats sometimes contain NaN.
-    dtype = draw(st.sampled_from((np.int8, np.uint8, np.int64, np.float16, np.float32, np.float64)))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     shape = [sizes[axis] for axis in input_axes]
     x = rng.integers(0, 3, shape).astype(dtype)
@@ -305,19 +376,27 @@ def assert_matches_oracle(actual, expected, agg):
         np.testing.assert_array_equal(actual, expected)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=300, deadline=None, report_multiple_bugs=False)
-@given(index_cases(GATHER_ROLES))
-def test_gather_matches_oracle(case):
-    result = eindex.gather(case.arr, case.ind, case.pattern, case.agg, check_bounds=case.check_bounds)
+@given(data=st.data())
+def test_gather_matches_oracle(backend, data):
+    case = data.draw(index_cases(GATHER_ROLES, backend))
+
+    result = backend.gather(
+        case.arr, case.ind, case.pattern, case.agg, check_bounds=case.check_bounds
+    )
 
     expected = oracle.gather(case.arr, case.ind, case.pattern, case.agg)
     assert_matches_oracle(result, expected, case.agg)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=300, deadline=None, report_multiple_bugs=False)
-@given(index_cases(SCATTER_ROLES))
-def test_scatter_matches_oracle(case):
-    result = eindex.scatter(
+@given(data=st.data())
+def test_scatter_matches_oracle(backend, data):
+    case = data.draw(index_cases(SCATTER_ROLES, backend))
+
+    result = backend.scatter(
         case.arr, case.ind, case.pattern, case.agg, check_bounds=case.check_bounds, **case.sizes
     )
 
@@ -325,10 +404,13 @@ def test_scatter_matches_oracle(case):
     assert_matches_oracle(result, expected, case.agg)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=300, deadline=None, report_multiple_bugs=False)
-@given(index_cases(GATHER_SCATTER_ROLES))
-def test_gather_scatter_matches_oracle(case):
-    result = eindex.gather_scatter(
+@given(data=st.data())
+def test_gather_scatter_matches_oracle(backend, data):
+    case = data.draw(index_cases(GATHER_SCATTER_ROLES, backend))
+
+    result = backend.gather_scatter(
         case.arr, case.ind, case.pattern, case.agg, check_bounds=case.check_bounds, **case.sizes
     )
 
@@ -336,17 +418,82 @@ def test_gather_scatter_matches_oracle(case):
     assert_matches_oracle(result, expected, case.agg)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=200, deadline=None)
-@given(arg_cases(sort=False))
-def test_argmax_argmin_match_oracle(case):
-    assert_matches_oracle(eindex.argmax(case.x, case.pattern), oracle.argmax(case.x, case.pattern), None)
-    assert_matches_oracle(eindex.argmin(case.x, case.pattern), oracle.argmin(case.x, case.pattern), None)
+@given(data=st.data())
+def test_argmax_argmin_match_oracle(backend, data):
+    case = data.draw(arg_cases(sort=False, backend=backend))
+
+    maximum = backend.argmax(case.x, case.pattern)
+    minimum = backend.argmin(case.x, case.pattern)
+
+    assert_matches_oracle(maximum, oracle.argmax(case.x, case.pattern), None)
+    assert_matches_oracle(minimum, oracle.argmin(case.x, case.pattern), None)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=200, deadline=None)
-@given(arg_cases(sort=True))
-def test_argsort_matches_oracle(case):
-    result = eindex.argsort(case.x, case.pattern, order_axis=case.order_axis)
+@given(data=st.data())
+def test_argsort_matches_oracle(backend, data):
+    case = data.draw(arg_cases(sort=True, backend=backend))
+
+    result = backend.argsort(case.x, case.pattern, order_axis=case.order_axis)
 
     expected = oracle.argsort(case.x, case.pattern, order_axis=case.order_axis)
     assert_matches_oracle(result, expected, None)
+
+
+# The torch backend against the numpy backend.
+
+needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed")
+
+
+def assert_identical(actual, expected):
+    """Assert equal dtype, shape and values, with NaNs and the signs of zeros in the same places.
+
+    The bits of a NaN may differ. For the mean of an empty group, torch
+    divides 0 by 0, which gives a NaN with the sign bit set on x86 CPUs, while
+    numpy writes np.nan, whose sign bit is clear.
+    """
+    assert actual.dtype == expected.dtype
+    assert actual.shape == expected.shape
+    np.testing.assert_array_equal(actual, expected)
+    if actual.dtype.kind == "f":
+        numbers = ~np.isnan(expected)
+        np.testing.assert_array_equal(np.signbit(actual[numbers]), np.signbit(expected[numbers]))
+
+
+CROSS_INDEX_OPERATIONS = {
+    "gather": GATHER_ROLES,
+    "scatter": SCATTER_ROLES,
+    "gather_scatter": GATHER_SCATTER_ROLES,
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("operation", CROSS_INDEX_OPERATIONS)
+@settings(max_examples=300, deadline=None, report_multiple_bugs=False)
+@given(data=st.data())
+def test_index_operations_torch_equals_numpy(operation, data):
+    case = data.draw(index_cases(CROSS_INDEX_OPERATIONS[operation], TORCH, values="full_range"))
+    options = {"check_bounds": case.check_bounds, **case.sizes}
+
+    expected = getattr(NUMPY, operation)(case.arr, case.ind, case.pattern, case.agg, **options)
+    actual = getattr(TORCH, operation)(case.arr, case.ind, case.pattern, case.agg, **options)
+
+    assert_identical(actual, expected)
+
+
+@needs_torch
+@pytest.mark.parametrize("operation", ["argmax", "argmin", "argsort"])
+@settings(max_examples=200, deadline=None, report_multiple_bugs=False)
+@given(data=st.data())
+def test_arg_operations_torch_equals_numpy(operation, data):
+    # Inputs contain the values 0, 1 and 2 only, so most groups tie, and floats are sometimes NaN.
+    case = data.draw(arg_cases(sort=operation == "argsort", backend=TORCH, dtypes=CROSS_ARG_DTYPES))
+    options = {"order_axis": case.order_axis} if operation == "argsort" else {}
+
+    expected = getattr(NUMPY, operation)(case.x, case.pattern, **options)
+    actual = getattr(TORCH, operation)(case.x, case.pattern, **options)
+
+    assert_identical(actual, expected)

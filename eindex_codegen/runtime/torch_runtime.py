@@ -55,7 +55,7 @@ def check_tensor(value, part, pattern):
 
 
 def _integer_tensor(value, description, device, pattern):
-    """Return `value` as int64 after checking that it is an integer tensor on `device`."""
+    """Return `value` after checking that it is an integer tensor on `device`."""
     if not isinstance(value, torch.Tensor):
         fail(f"{description} is a {_type_name(value)}, but the array is a torch tensor: pass torch "
              "tensors for every argument, or numpy arrays for every argument", pattern)
@@ -68,7 +68,21 @@ def _integer_tensor(value, description, device, pattern):
     if value.device != device:
         fail(f"{description} is on device {value.device}, but the array is on {device}: "
              f"move it there first, for example with .to({str(device)!r})", pattern)
-    return value.to(torch.int64)
+    return value
+
+
+def _as_int64(row, name, pattern):
+    """Return `row` as int64, rejecting uint64 values that int64 would wrap to negative numbers.
+
+    The check reads a value back from the tensor, so it runs on the CPU only: on other devices
+    such values wrap, and the bounds check then reports the wrapped value.
+    """
+    if row.dtype == torch.uint64 and not name.startswith("_") and row.device.type == "cpu" and row.numel():
+        wrapped = row.view(torch.int64)  # torch 2.13 has no max() kernel for uint64
+        if bool((wrapped < 0).any()):
+            value = wrapped[wrapped < 0][0].item() + 2**64
+            fail(f"index value {value} is out of range for axis {name!r}: it does not fit in int64", pattern)
+    return row.to(torch.int64)
 
 
 def _broadcast_shape(rows, names, pattern):
@@ -99,7 +113,8 @@ def index_rows(ind, names, index_axes, device, pattern):
         if len(ind) != n_rows:
             fail(f"the index is a {type(ind).__name__} of {len(ind)} tensors, but the brackets "
                  f"[{', '.join(names)}] need {n_rows}", pattern)
-        rows = [_integer_tensor(row, f"index row {name!r}", device, pattern) for name, row in zip(names, ind)]
+        rows = [_as_int64(_integer_tensor(row, f"index row {name!r}", device, pattern), name, pattern)
+                for name, row in zip(names, ind)]
         for name, row in zip(names, rows):
             if row.ndim != ndim:
                 fail(f"index row {name!r} has {row.ndim} dimensions {tuple(row.shape)}, but the index "
@@ -114,7 +129,7 @@ def index_rows(ind, names, index_axes, device, pattern):
     if stacked.shape[0] != n_rows:
         fail(f"the index has {stacked.shape[0]} rows along its first axis, but the brackets "
              f"[{', '.join(names)}] need {n_rows}", pattern)
-    return stacked.unbind(0), stacked.shape[1:]
+    return [_as_int64(row, name, pattern) for name, row in zip(names, stacked.unbind(0))], stacked.shape[1:]
 
 
 def check_bounds(row, size, axis, pattern):
