@@ -95,7 +95,7 @@ def wrap_integer(value, dtype):
 
 
 def is_nan(value):
-    return value != value
+    return isinstance(value, (float, np.floating)) and bool(np.isnan(value))
 
 
 def aggregate(values, agg, dtype):
@@ -242,7 +242,7 @@ def argsort(x, pattern, order_axis="order"):
             values.append(read_input(x, input_axes, coordinates))
 
         # Python's sort is stable, and the key puts NaNs after every number.
-        def sort_key(i):
+        def sort_key(i, values=values):
             return (True, 0) if is_nan(values[i]) else (False, values[i])
 
         order = sorted(range(len(positions)), key=sort_key)

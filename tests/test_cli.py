@@ -37,7 +37,7 @@ def patterns_file(tmp_path):
 
 def run_cli(*arguments, cwd=None, environment=None):
     command = [sys.executable, "-m", "eindex_codegen.cli", *map(str, arguments)]
-    return subprocess.run(command, capture_output=True, text=True, cwd=cwd,
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, check=False,
                           env={**os.environ, **(environment or {})}, timeout=120)
 
 
@@ -66,7 +66,7 @@ def test_fresh_process_imports_no_compiler(tmp_path, patterns_file):
                           "loaded": [name for name in ("lark", "jinja2") if name in sys.modules]}))
     """)
     environment = {"EINDEX_GENERATED": "kmeans_modules", "PYTHONPATH": str(tmp_path)}
-    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False,
                                env={**os.environ, **environment}, timeout=120)
     assert completed.returncode == 0, completed.stderr
     output = json.loads(completed.stdout)
@@ -87,10 +87,10 @@ def test_bad_lines_all_reported(tmp_path):
 
     assert completed.returncode == 2
     assert completed.stderr.splitlines() == [
-        f"{path}:2:19: invalid pattern: unexpected 'w'; expected ARRAY_AXES, [INDEXED_AXES] "
-        "INDEX_AXES -> RESULT_AXES (hint: separate bracketed axes with commas: [h, w])",
-        f"{path}:4:1: unknown operation 'gatherx'; expected one of gather, scatter, gather_scatter, "
-        "argmax, argmin, argsort",
+        (f"{path}:2:19: invalid pattern: unexpected 'w'; expected ARRAY_AXES, [INDEXED_AXES] "
+         "INDEX_AXES -> RESULT_AXES (hint: separate bracketed axes with commas: [h, w])"),
+        (f"{path}:4:1: unknown operation 'gatherx'; expected one of gather, scatter, gather_scatter, "
+         "argmax, argmin, argsort"),
         f"{path}:5:24: unknown agg 'median'; expected one of sum, mean, min, max",
     ]
     assert not (tmp_path / "out").exists()
@@ -103,7 +103,7 @@ def test_check_finds_missing_and_stale(tmp_path, patterns_file):
 
     modules = sorted(output.glob("gather_*.py"))
     modules[0].write_text(modules[0].read_text() + "# edited\n")
-    sorted(output.glob("argmin_*.py"))[0].unlink()
+    min(output.glob("argmin_*.py")).unlink()
     completed = run_cli(patterns_file, "-o", output, "--check")
 
     assert completed.returncode == 1

@@ -1,6 +1,7 @@
 """Generated code is real code: pdb stops in it and shows its lines."""
 
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -20,10 +21,11 @@ def test_pdb_stops_inside_generated_function(tmp_path):
     module_path = subprocess.run(
         [sys.executable, "-c", f"import eindex_codegen as e; print(e.cached_path('gather', {pattern!r}))"],
         capture_output=True, text=True, env=environment, check=True, timeout=120).stdout.strip()
-    line = next(number for number, text in enumerate(open(module_path), start=1) if "result = arr[" in text)
+    lines = pathlib.Path(module_path).read_text().splitlines()
+    line = next(number for number, text in enumerate(lines, start=1) if "result = arr[" in text)
 
     commands = f"break {module_path}:{line}\ncontinue\np row_h.tolist()\nwhere\ncontinue\n"
-    completed = subprocess.run([sys.executable, "-m", "pdb", str(script)], input=commands,
+    completed = subprocess.run([sys.executable, "-m", "pdb", str(script)], input=commands, check=False,
                                capture_output=True, text=True, env=environment, timeout=120)
 
     assert f"{module_path}({line})gather()" in completed.stdout

@@ -4,8 +4,8 @@ import inspect
 import pathlib
 
 import numpy as np
-from numpy.testing import assert_array_equal
 import pytest
+from numpy.testing import assert_array_equal
 
 import eindex_codegen as eindex
 import eindex_codegen.numpy as eindex_numpy
@@ -145,7 +145,8 @@ def test_bad_literal_names_file_line_column():
                 "b h, [h b -> b",
             )
 
-    line = next(number for number, text in enumerate(open(__file__), start=1) if '"b h, [h b -> b",' in text)
+    lines = pathlib.Path(__file__).read_text().splitlines()
+    line = next(number for number, text in enumerate(lines, start=1) if '"b h, [h b -> b",' in text)
     message = str(raised.value)
     assert f"{__file__}:{line}" in message
     assert "in test_bad_literal_names_file_line_column.<locals>.broken" in message

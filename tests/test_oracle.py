@@ -9,10 +9,10 @@ lucky match.
 """
 
 import numpy as np
+import oracle
 import pytest
 
 import eindex_codegen as eindex
-import oracle
 
 AGGREGATIONS = ("sum", "mean", "min", "max")
 INDEX_DTYPES = (

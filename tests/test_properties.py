@@ -258,7 +258,7 @@ def index_cases(draw, roles, backend, values="unique"):
     array_optional = all("A" not in where or low == 0 for where, low, _ in roles.values())
     without_array = array_optional and draw(st.integers(0, 7)) == 0
     places = {}
-    for role, (where, low, high) in roles.items():
+    for where, low, high in roles.values():
         if without_array and "A" in where:
             continue
         for _ in range(draw(st.integers(low, high))):
@@ -277,8 +277,8 @@ def index_cases(draw, roles, backend, values="unique"):
     limit_sizes(sizes, list(places), MAX_LOOP_SIZE)
     if math.prod(sizes[axis] for axis in index_axes) > 0:
         # A non-empty index needs a valid coordinate on every bracketed axis.
-        for axis in places:
-            if "B" in places[axis]:
+        for axis, where in places.items():
+            if "B" in where:
                 sizes[axis] = max(sizes[axis], 1)
 
     reduces = any(where in ("AI", "I") for where in places.values())

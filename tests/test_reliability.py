@@ -2,7 +2,6 @@
 
 import logging
 import os
-import pathlib
 import stat
 import subprocess
 import sys

@@ -4,10 +4,10 @@ import gc
 import tracemalloc
 
 import numpy as np
+import oracle
 import pytest
 
 import eindex_codegen as eindex
-import oracle
 
 # (operation, pattern, agg, axes sized by keyword). Axis names are taken from SIZES below.
 CASES = [
@@ -39,7 +39,7 @@ def make_call(case, rng, backend):
         left = pattern.split("->")[0].split()
         x = rng.integers(0, 4, size=[sizes[name] for name in left]).astype(np.float64)
         return operation, pattern, agg, {}, x, None
-    left, right = pattern.split("->")
+    left, _ = pattern.split("->")
     array_part, index_part = left.split(",", 1)
     brackets = [name.strip() for name in index_part.split("]")[0].strip(" [").split(",")]
     index_axes = index_part.split("]")[1].split()
