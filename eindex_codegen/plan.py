@@ -81,7 +81,7 @@ def _spaced(axes):
     return " ".join(axes)
 
 
-def _placement(dims, frame):
+def _placement(dims, frame, keep_leading=False):
     """Return (transpose, subscript) that lay an operand with `dims` out in the `frame` order.
 
     `transpose` is None when `dims` already follow the frame order; the
@@ -91,7 +91,7 @@ def _placement(dims, frame):
     ordered = [axis for axis in frame if axis in dims]
     transpose = None if ordered == list(dims) else tuple(dims.index(axis) for axis in ordered)
     subscript = [":" if axis in dims else "None" for axis in frame]
-    while subscript and subscript[0] == "None":
+    while subscript and subscript[0] == "None" and not keep_leading:
         subscript.pop(0)
     if all(item == ":" for item in subscript):
         subscript = []
@@ -150,20 +150,19 @@ class _IndexPlanner:
             # so a gather's result needs no transpose and its reductions run over adjacent axes.
             self.frame = [name for name in self.roles.free if name not in self.suffix] + self.suffix
         else:
-            # Scatter: the array's own order, then the replica axes, so flattening the values of a
-            # contiguous array copies nothing.
-            self.frame = self.array + [name for name in self.roles.free if name not in self.array]
+            # Scatter: the array's own order with the replica axes before the whole rows, so the
+            # values of a contiguous array are laid out without a copy.
+            replicas = [name for name in self.roles.free if name not in self.array]
+            self.frame = [name for name in self.array if name not in self.suffix] + replicas + self.suffix
         self.steps = []
 
     def _row_suffix(self):
-        """Return the trailing array axes that can be read as whole rows.
+        """Return the trailing array axes that are read and written as whole rows.
 
         They end both the array and the result in the same order and are
         neither indexed nor in the index, so one offset per row addresses
         them all: the offsets then take the index's size, not the result's.
         """
-        if not any(name in self.indexed for name in self.array):
-            return []
         suffix = []
         for array_axis, result_axis in zip(reversed(self.array), reversed(self.result)):
             if array_axis != result_axis or array_axis in self.indexed or array_axis in self.index:
@@ -275,7 +274,8 @@ class _IndexPlanner:
                       terms=terms, rows=tuple(self._sizes_of(rows)), suffix=tuple(self._sizes_of(self.suffix)),
                       first_row=row_var(self.indexed[0]), small=SMALL_READ)
         else:
-            transpose, subscript = _placement(self.array, self.frame)
+            # Leading axes of size 1 are kept, so the values have one dimension per frame axis.
+            transpose, subscript = _placement(self.array, self.frame, keep_leading=True)
             comment = (f"The values are the array, already laid out as {frame_text}."
                        if transpose is None and not subscript else
                        f"The array laid out as {frame_text}, new axes of size 1 where it has none.")
@@ -285,14 +285,18 @@ class _IndexPlanner:
     def _write(self):
         result_text = _spaced(self.result) or "0-d"
         if any(name in self.indexed for name in self.result):
-            terms = self._offset_terms(self.result, self.frame)
-            frame_text = _spaced(self.frame) or "0-d"
-            self._add("flat_offset", ["offset_out"], _term_inputs(terms), frame_text,
-                      f"Flat offsets into the result, laid out as {frame_text}.", terms=terms)
+            rows = [name for name in self.result if name not in self.suffix]
+            row_frame = [name for name in self.frame if name not in self.suffix]
+            terms = self._offset_terms(rows, row_frame)
+            row_text = _spaced(row_frame) or "0-d"
+            whole = f", one per row of {_spaced(self.suffix)}" if self.suffix else ""
+            self._add("flat_offset", ["offset_out"], _term_inputs(terms), row_text,
+                      f"Flat offsets into the result{whole}, laid out as {row_text}.", terms=terms)
             self._add("scatter_reduce", ["result"], ["values", "offset_out"] + self._sizes_of(self.result),
                       result_text,
                       f"Scatter-{self.agg} every value to its offset, then shape the result as {result_text}.",
-                      agg=self.agg, sizes=tuple(size_var(name) for name in self.result))
+                      agg=self.agg, sizes=tuple(self._sizes_of(self.result)), rows=tuple(self._sizes_of(rows)),
+                      suffix=tuple(self._sizes_of(self.suffix)))
         elif self.roles.reduced:
             counts = self._sizes_of(self.roles.reduced) if self.agg == "mean" else []
             self._add("reduce", ["result"], ["values"] + counts, result_text,

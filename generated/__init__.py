@@ -5,109 +5,109 @@ Regenerate with `eindex-gen examples/patterns.txt -o <this folder>`; use with
 """
 
 COMPILER_VERSION = '0.1.0'
-COMPILER_FINGERPRINT = '81abdc6d4d2f0c3fd281528194ea10a5a9cb0be8e471084fdc09122f172f0c32'
+COMPILER_FINGERPRINT = '3dfa613fd8f6e8c15c01273190257b39335e0734eb1fe799aa67100d72c06957'
 PATTERNS_FILE = 'examples/patterns.txt'
 
 # cache key -> module of this package
 MODULES = {
     # argmin: cluster i -> [cluster] i (numpy)
-    'c3a5030d3f99ce84a6897a1811a91789d478468a735eeb1c7b41937a6f1d2f64': 'argmin_numpy_c3a5030d3f99ce84a6897a18',
+    '3d9474327f4bd96c3409ae11e2fee8e80c3e91d829d9463e4bcff6540815e524': 'argmin_numpy_3d9474327f4bd96c3409ae11',
     # argmin: cluster i -> [cluster] i (torch)
-    '3f66684088c4ad09af08c2d840a785bbbb4dae965c5629e5e6239939d65485b5': 'argmin_torch_3f66684088c4ad09af08c2d8',
+    'b3f3f8482410131db04e279b6cc059fef8624a88afa2760698ed75e64a8e31bc': 'argmin_torch_b3f3f8482410131db04e279b',
     # scatter: i c, [cluster] i -> cluster c agg=mean (numpy)
-    '2b7a51e01bf4325e25050337395011cd0a8575378a4f53217e6780a577cd1e70': 'scatter_numpy_2b7a51e01bf4325e25050337',
+    '34d7a27841e321697dcde24f27c8da1ae9e07d71ea599beba12dd50644c69ef7': 'scatter_numpy_34d7a27841e321697dcde24f',
     # scatter: i c, [cluster] i -> cluster c agg=mean (torch)
-    'ca2872b57547edb25ebb399aa2a3db5f1332ec3386887a2d9604493c5e0ef311': 'scatter_torch_ca2872b57547edb25ebb399a',
+    '3ed73699ffdb4011641af3288aecf9de93dd01e2e66e3958853f1719e9807d47': 'scatter_torch_3ed73699ffdb4011641af328',
     # scatter: , [cluster] i -> cluster agg=sum (numpy)
-    '71bff2831040625c24812998d282a63d23ea256cd1cfc540a700ba346ee0ca3e': 'scatter_numpy_71bff2831040625c24812998',
+    '0e3a8a65483bb74fdd4c55ce201d0a1eb55c66ea0a92623311ce503c933d620c': 'scatter_numpy_0e3a8a65483bb74fdd4c55ce',
     # scatter: , [cluster] i -> cluster agg=sum (torch)
-    '2c1a5fb74165c980c80c57d9e93b52c3abb10b8625bce8dda79d46305354351e': 'scatter_torch_2c1a5fb74165c980c80c57d9',
+    'af567d14ba12f336b038fe5d948b121af9db41d1d28520d7c45dc323a49ec36a': 'scatter_torch_af567d14ba12f336b038fe5d',
     # scatter: , [cluster, label] i -> cluster label agg=sum (numpy)
-    'c836b1f6daa1f740f81b033d68dd36177079d3ea314453e3dc2135dccde93e40': 'scatter_numpy_c836b1f6daa1f740f81b033d',
+    '9494f8d99e1b48cb457be16e4ca3f5891c2f79aab64d2f852776226c609f157d': 'scatter_numpy_9494f8d99e1b48cb457be16e',
     # scatter: , [cluster, label] i -> cluster label agg=sum (torch)
-    'f9513db61b7f8b4e041f0f70574dcc443a8a5cb735a421ba7d83ecd089e781f5': 'scatter_torch_f9513db61b7f8b4e041f0f70',
+    '199873ad6873981529594457e05e273404557aa519383b7b82031b981d6dd958': 'scatter_torch_199873ad6873981529594457',
     # argsort: i j -> [j] i order order_axis=order (numpy)
-    '7f364ec0c5b54405a6d3a85ffc74e69866e92fc2105e1adaae81909ae7b6a9e0': 'argsort_numpy_7f364ec0c5b54405a6d3a85f',
+    'f9ca758ec111be09b3fb6caf7686546d91b0fbcd4abbdacfd57c3da1b38d936e': 'argsort_numpy_f9ca758ec111be09b3fb6caf',
     # argsort: i j -> [j] i order order_axis=order (torch)
-    '30420c2b93d1bcf72a479a82e8e10cd8e4760297881776fa7670b1c30bdb24fa': 'argsort_torch_30420c2b93d1bcf72a479a82',
+    '485d8fb148a043053c60807db56a7ad7d0da792fdf679f6bca537b381560a843': 'argsort_torch_485d8fb148a043053c60807d',
     # gather: j, [j] i neighbour -> i neighbour (numpy)
-    '92ad6ac3e3dd51b77bccc1f46f8635941d889683e3ec6530216d36e30975dd54': 'gather_numpy_92ad6ac3e3dd51b77bccc1f4',
+    'e5d34feccceef88c2bf19dd45d5cd829f38b4db892f370ac401da2881ee454ef': 'gather_numpy_e5d34feccceef88c2bf19dd4',
     # gather: j, [j] i neighbour -> i neighbour (torch)
-    '1e88cb27838d44f89b9122723b2b54824a32c9d4bed0dd265be5c6d88e0a8e1a': 'gather_torch_1e88cb27838d44f89b912272',
+    '9aa8de57f0c634d0f7cf39cf20761d24d335fb3ec1bf2eba09cfb01d1020bf1b': 'gather_torch_9aa8de57f0c634d0f7cf39cf',
     # scatter: , [label] i neighbour -> i label agg=sum (numpy)
-    '4093a74f134257b40ab56aa1a8f30160bdbd25aa46e27a3bd5f9961e7e61510a': 'scatter_numpy_4093a74f134257b40ab56aa1',
+    '0a57e2b96cbe8e58745ba5d84ebefdc2c4a79c3aedbf6b311352b0f244e8c46a': 'scatter_numpy_0a57e2b96cbe8e58745ba5d8',
     # scatter: , [label] i neighbour -> i label agg=sum (torch)
-    '8517b3696bd0084160ddc786182fd377f5064ee716924dc33ba0ccf330f9be55': 'scatter_torch_8517b3696bd0084160ddc786',
+    'aa743944a18eb3693e1541f89285b88c14766773be1ae815c312380eb239b061': 'scatter_torch_aa743944a18eb3693e1541f8',
     # argmax: i label -> [label] i (numpy)
-    '5324537f05d7f07f4c39b3fa1c95e9efc76e12bf0d0fa117ed8bfc34c0c5130e': 'argmax_numpy_5324537f05d7f07f4c39b3fa',
+    'f790e8ff5d84f235620820b416d24d1f3d79dadb643529c36cb1fb8d70fd450c': 'argmax_numpy_f790e8ff5d84f235620820b4',
     # argmax: i label -> [label] i (torch)
-    '0f9b959c0fa7d9d2d588be0b4e0b3cbba81ef23959a56a27df8ae7d420906ac3': 'argmax_torch_0f9b959c0fa7d9d2d588be0b',
+    '7074a61acec44c146545fb09c25d53a2fec8f7d1e206befa57ff3912ea350187': 'argmax_torch_7074a61acec44c146545fb09',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (numpy)
-    '60f3e626b12f9325e2a60eff507fb1800d780d9f6d1593ee4f87dd37c6fcd4aa': 'gather_scatter_numpy_60f3e626b12f9325e2a60eff',
+    'daa034046acf72ad716c8c1a2f53b432f4597721b57761713d51300f45a6c702': 'gather_scatter_numpy_daa034046acf72ad716c8c1a',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (torch)
-    '650e3746de17da5f58a71da26eed658aff9f2854afa2c384985b0bec20a43620': 'gather_scatter_torch_650e3746de17da5f58a71da2',
+    'a37cdff4ca7bd2e5426d77b59578280d1325f972ad4fc31f60a048692f2bcfbe': 'gather_scatter_torch_a37cdff4ca7bd2e5426d77b5',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (numpy)
-    '15277b8c3fffb7a92e16bf90a070de853b3ba320d1d093c21954c38f1bd8c769': 'gather_scatter_numpy_15277b8c3fffb7a92e16bf90',
+    '92e0c47f6c54e254696b831c7e50da8c968d49cd4ae0337c623d8a8f0e8ce13a': 'gather_scatter_numpy_92e0c47f6c54e254696b831c',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (torch)
-    '3df6f27e5820265701eb7313147308d83603759fed2ad358f6521928dfe15c67': 'gather_scatter_torch_3df6f27e5820265701eb7313',
+    '5798fa75100e99ce1edbbd895ac8078cc028b6e8a014b1d73f6eab8fd83b4a6e': 'gather_scatter_torch_5798fa75100e99ce1edbbd89',
     # argmax: v label -> [label] v (numpy)
-    '32ab232885a7bfe71c71a861690a155c4160b87c003ad8ad4b5389f25c7e4907': 'argmax_numpy_32ab232885a7bfe71c71a861',
+    '7ad55609f809a524ec66f5da56e02c13a2d2b83fa7de8d3b27bba220fdd66897': 'argmax_numpy_7ad55609f809a524ec66f5da',
     # argmax: v label -> [label] v (torch)
-    'f7ad0265f9ed18a2ead6b57807f6072064c4dead1aff345ed26cc3ba3c11728b': 'argmax_torch_f7ad0265f9ed18a2ead6b578',
+    'd11fc4035788eee6381e172c49ef2f8fba9400c5bb420eed2c24e35313ec9f7e': 'argmax_torch_d11fc4035788eee6381e172c',
     # argmax: b v label -> [label] b v (numpy)
-    '3238a95823aee80b7917316f8911e6ccf446c73ebf11ee5ce98cb18820dbcb02': 'argmax_numpy_3238a95823aee80b7917316f',
+    '30b4501730496f737325841cde9e3409f9391e41509e117f03c527417d0d2b21': 'argmax_numpy_30b4501730496f737325841c',
     # argmax: b v label -> [label] b v (torch)
-    '5a7e3fde791a65a4a28691ee9fcdc14167032051c85e4342bdf022eb13765ab9': 'argmax_torch_5a7e3fde791a65a4a28691ee',
+    'cd407f4c438f8cb3edba33cc216c38f9932310854dd1d89a229579987a8c8888': 'argmax_torch_cd407f4c438f8cb3edba33cc',
     # argmax: h w hq wq -> [h, w] hq wq (numpy)
-    'dbd8b1c3653c3f520c5431ab71d1d872c69823bdeb8d8a3691be7f3cb25166a9': 'argmax_numpy_dbd8b1c3653c3f520c5431ab',
+    '3a733244c72c4b8a6d7f75e77d3774b119f4ec6ed478fc8efde3dafc27d1d0ca': 'argmax_numpy_3a733244c72c4b8a6d7f75e7',
     # argmax: h w hq wq -> [h, w] hq wq (torch)
-    '0bc1c2709fcfbd119a9d16cf17a9d15bbc4b1b8178ea2ef5b3e64bd662da69f8': 'argmax_torch_0bc1c2709fcfbd119a9d16cf',
+    '07aaba7a514110ad952a7f42aa37a9c641bc0c846c253200111580983e6154df': 'argmax_torch_07aaba7a514110ad952a7f42',
     # gather: h w c, [h, w] hq wq -> hq wq c (numpy)
-    '41b44b1e4c4a0962856918eeab100c500a436bbe96d58017762b571b6fc0857b': 'gather_numpy_41b44b1e4c4a0962856918ee',
+    'fa35eb9758b0fc1fb3a80add08475b8cfe2bdfe2a9904193daa92396e1c1c3f9': 'gather_numpy_fa35eb9758b0fc1fb3a80add',
     # gather: h w c, [h, w] hq wq -> hq wq c (torch)
-    'b39d5d469243f0231ee444c9d002de1d16731c53abe404aeb92af04f1d94980b': 'gather_torch_b39d5d469243f0231ee444c9',
+    '6934f7b6c819ba25269836881129a1b63f862a0b7349bfdedd93a1a42f755f29': 'gather_torch_6934f7b6c819ba2526983688',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (numpy)
-    '1b0f6937f2f3d8609f75ceec70e9a812b658af91d31837e1796627f85db8176e': 'scatter_numpy_1b0f6937f2f3d8609f75ceec',
+    'bccc7614d3904e6bc62181f51c5e875f8890c4790a0c20b68d6a93ac27986dfa': 'scatter_numpy_bccc7614d3904e6bc62181f5',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (torch)
-    '39e9c4d7d9640a39c4f3f80dce507a21e88006df032512daec100ed5223dc0f6': 'scatter_torch_39e9c4d7d9640a39c4f3f80d',
+    '18657acba91b4c8a03ec751f29e69047813c729999c5a52680e87c402234f50f': 'scatter_torch_18657acba91b4c8a03ec751f',
     # argmax: dh dw -> [dh, dw] (numpy)
-    'caea5a79f5b038cd7508ee00b9981b2c6a241ed593428a7236a1d929d4008b15': 'argmax_numpy_caea5a79f5b038cd7508ee00',
+    '72ad60b3513087f8a4f41e379ab01f2aa2e5e544357813fd95d20bb91a87e8b6': 'argmax_numpy_72ad60b3513087f8a4f41e37',
     # argmax: dh dw -> [dh, dw] (torch)
-    'e19bc8d32b22603d798d751ab850d0f9fe4acebe0f3225f6348a0e3822ea05b3': 'argmax_torch_e19bc8d32b22603d798d751a',
+    '43d030030db348a4562432d2d1dad2676645d9e87d7247ea33e033320b317ab1': 'argmax_torch_43d030030db348a4562432d2',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (numpy)
-    '5c9c86f4d03f8e09d662304ce225123306fd27c93bc1020d0f02a49655d4855a': 'gather_numpy_5c9c86f4d03f8e09d662304c',
+    '21c7ef54b0397bb33d3b858e9aad41633efd1cb9cca3eeba8759099c45707c8d': 'gather_numpy_21c7ef54b0397bb33d3b858e',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (torch)
-    'f885b2bf7dcc7b197410c74c6564151ac3fe5af7ca57e652dd84e8623436038a': 'gather_torch_f885b2bf7dcc7b197410c74c',
+    '68380486d036be251be0466b2b23528e2f5a48a6f7bb782024486c340dd2d30d': 'gather_torch_68380486d036be251be0466b',
     # gather: stock row, [row] year month -> stock year month (numpy)
-    'e85e616e2d519acae763714dbdc2dd593ab985c59e52909f632bb948ed301e48': 'gather_numpy_e85e616e2d519acae763714d',
+    '9ab9d9e0fe15692dd452daadac59e8b1e38fd8e4f613de3ebe45c83cf2be57fc': 'gather_numpy_9ab9d9e0fe15692dd452daad',
     # gather: stock row, [row] year month -> stock year month (torch)
-    '557f79933c97a0cb148bfeba271026523b7ea84a5dd48079a2da5f352260d605': 'gather_torch_557f79933c97a0cb148bfeba',
+    '7915fcad94cfd70ad5c4d1a028f57e4781b8fa83f2bacaca32342cd29c98c19a': 'gather_torch_7915fcad94cfd70ad5c4d1a0',
     # argmax: stock year month -> [year, month] stock (numpy)
-    '4e98ef281ac1bc4cb992c66c6fcf1480972c151d175d5ce21bef8b4ddc43a599': 'argmax_numpy_4e98ef281ac1bc4cb992c66c',
+    '7ba81a437eb91aabed88e6ba82748c69adb24f275c16f669abb11ca83ac83fbe': 'argmax_numpy_7ba81a437eb91aabed88e6ba',
     # argmax: stock year month -> [year, month] stock (torch)
-    '106a6c686fb57bebd831bd156b1a8aed3e0a31ce35291a1af16ae516ec95630d': 'argmax_torch_106a6c686fb57bebd831bd15',
+    '895b849205d14f375b6b3685d2a72307182355400747b25d89bbf8a8b6a26830': 'argmax_torch_895b849205d14f375b6b3685',
     # gather: stock year month, [year, month] stock -> stock (numpy)
-    '3f2f0ed298439043529a9bd42f928758e3a038c3d3f8cd06d1b04f63bab8d8b4': 'gather_numpy_3f2f0ed298439043529a9bd4',
+    'b063efea035894e32162c8a2aa63c31e62f77a74d664255bc6d73725ba01901b': 'gather_numpy_b063efea035894e32162c8a2',
     # gather: stock year month, [year, month] stock -> stock (torch)
-    'dbc94273a91b9de109a476b508f6d8e3711c48a14216d923f7669830683800dc': 'gather_torch_dbc94273a91b9de109a476b5',
+    '46b27048b6ac0e84f8c5bfec0dd2fdd245f780bf317cba6710e376e7457e54fe': 'gather_torch_46b27048b6ac0e84f8c5bfec',
     # argsort: stock year month -> [month] stock year order order_axis=order (numpy)
-    '3c253df3f8e672a26bb12e5f99dbd763bb70569cf1530ff66e74f45caa0ede15': 'argsort_numpy_3c253df3f8e672a26bb12e5f',
+    'bc938adda5119ae1180233cea41e8cb829dbf7fb835684f916ec0780772191a7': 'argsort_numpy_bc938adda5119ae1180233ce',
     # argsort: stock year month -> [month] stock year order order_axis=order (torch)
-    '9c1689c18f930b7bfe74d2856d0b0b9567deb4613cd60fa281a7aa953333654b': 'argsort_torch_9c1689c18f930b7bfe74d285',
+    '04448b77d8578ab8b5751a1af58d830d689296579b3f2eeb6760ecfb8abe7243': 'argsort_torch_04448b77d8578ab8b5751a1a',
     # gather: stock year month, [month] stock year rank -> stock year rank (numpy)
-    'a43f1f631a85f2cf544b1f9ca4ccb6f63924bf21f93a291793482d1cc99f3a9b': 'gather_numpy_a43f1f631a85f2cf544b1f9c',
+    '5ac59d15ca98583787213e3d2d8e0686894dad24ad76fe2f0b31b155d5dd1e79': 'gather_numpy_5ac59d15ca98583787213e3d',
     # gather: stock year month, [month] stock year rank -> stock year rank (torch)
-    'd710a518c49ada8233e73cb6d1529953cb59bcce02ef070155a5a9c74e04adf2': 'gather_torch_d710a518c49ada8233e73cb6',
+    '099b7f98c41985b6aea3c6d06fe34077d7c21821c710a05853ac27c2d83724d9': 'gather_torch_099b7f98c41985b6aea3c6d0',
     # gather: stock row, [row] year month -> stock year agg=sum (numpy)
-    '5d5a1cc31aa6715fb32f649ea1552b536544e5aa693ba8fe8b54e8e3686a82ec': 'gather_numpy_5d5a1cc31aa6715fb32f649e',
+    'f414664daa4ad1075d56d93fccc3f2ef992bcba88ec8d67ea29598a81b8eda28': 'gather_numpy_f414664daa4ad1075d56d93f',
     # gather: stock row, [row] year month -> stock year agg=sum (torch)
-    'c5dfa2b2d50fac1e2f6de1575c98cef0fe69f0ee9e925f1892eb75b1caebc469': 'gather_torch_c5dfa2b2d50fac1e2f6de157',
+    'f65dd1899d6624540384ca4c1b1073ecd0972d28c14260f10af97ff71c665c20': 'gather_torch_f65dd1899d6624540384ca4c',
     # gather: stock row, [row] year month -> stock year agg=max (numpy)
-    '322698095cf8ab7ca3f521f31aa46ce0a44c842c32f4f17c6f4f197209fd9645': 'gather_numpy_322698095cf8ab7ca3f521f3',
+    '3f719fa4b6e16bfbc7676515140af83c47d056ffb1d5302fe94a402eb7163d58': 'gather_numpy_3f719fa4b6e16bfbc7676515',
     # gather: stock row, [row] year month -> stock year agg=max (torch)
-    'ad35f3fef7da70eda80f3572f3f859b4da4bb86f9efcef4e1471e047325ec2c7': 'gather_torch_ad35f3fef7da70eda80f3572',
+    'b658ad76cdd67764ae78fd9dc5018f4a135792ef74fefbace683b77a23e89518': 'gather_torch_b658ad76cdd67764ae78fd9d',
     # scatter: , [year, _month] stock -> year agg=sum (numpy)
-    '3d9d15211228af9b73b4d091eec117e12ac4d14f935a9ab2b9e4918d3d12dae5': 'scatter_numpy_3d9d15211228af9b73b4d091',
+    '1562065c005e5386ca1da7abfc768ed0cadd3d46c4a84b77f6c3a074fc17f5a7': 'scatter_numpy_1562065c005e5386ca1da7ab',
     # scatter: , [year, _month] stock -> year agg=sum (torch)
-    '4e6501c4dbe3a47fd6a026d8790e362dfe69c825f2fb69043695a142a57d3e4f': 'scatter_torch_4e6501c4dbe3a47fd6a026d8',
+    'd60f2fbcd70400b30705925dfb908c144d2fe529a520990be6166e6b3aa33c4d': 'scatter_torch_d60f2fbcd70400b30705925d',
 }
