@@ -15,7 +15,10 @@ TORCH_VERSION := 2.13.0
 test: $(VENV)/.installed-test
 	$(VENV_PYTHON) -m pytest -q
 
+# The main job in full (every k-means iteration checked, the generated scatter module printed),
+# then one report line for each of the six examples.
 demo: $(VENV)/.installed-demo
+	$(VENV_PYTHON) examples/kmeans_digits.py
 	$(VENV_PYTHON) examples/run_all.py
 
 # generated/ holds the module of every pattern under examples/; a test fails when it is stale.

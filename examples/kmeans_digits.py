@@ -17,8 +17,8 @@ of every (cluster, true digit) pair: the confusion matrix, checked against
 torch is installed. The plain side is numpy in both runs.
 
 Run it with `python examples/kmeans_digits.py` in an environment with
-eindex-codegen and scikit-learn installed. `make demo` runs it, with the other
-examples, through `examples/run_all.py`.
+eindex-codegen and scikit-learn installed. `make demo` runs it in full, then
+all six examples through `examples/run_all.py`.
 """
 
 import sys
