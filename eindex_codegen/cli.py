@@ -1,6 +1,8 @@
 """eindex-gen: pregenerate modules into an importable package, check it, or show code and plans."""
 
 import argparse
+import hashlib
+import json
 import pathlib
 import re
 import shutil
@@ -96,12 +98,23 @@ def package_files(patterns_path, backends):
             except LineError as error:
                 errors.append(f"{patterns_path}:{number}:{error.column}: {error.message}")
                 break
-            name = f"{operation}_{backend}_{key[:24]}"
+            name = module_name(operation, pattern, options, backend)
             files[f"{name}.py"] = text
             described = "".join(f" {option}={value}" for option, value in options.items() if value)
             index.append((key, name, f"{operation}: {normalize_text(pattern)}{described} ({backend})"))
     files["__init__.py"] = _index_text(patterns_path, index)
     return files, errors
+
+
+def module_name(operation, pattern, options, backend):
+    """Name a module of a package by what it computes, not by the compiler's fingerprint.
+
+    A new compiler version then changes the files' contents but not their names, so a diff of a
+    regenerated package shows what changed in each module.
+    """
+    fields = [operation, normalize_text(pattern), sorted(options.items()), backend]
+    digest = hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
+    return f"{operation}_{backend}_{digest[:12]}"
 
 
 def _index_text(patterns_path, index):

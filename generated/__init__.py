@@ -5,109 +5,109 @@ Regenerate with `eindex-gen examples/patterns.txt -o <this folder>`; use with
 """
 
 COMPILER_VERSION = '0.1.0'
-COMPILER_FINGERPRINT = '3dfa613fd8f6e8c15c01273190257b39335e0734eb1fe799aa67100d72c06957'
+COMPILER_FINGERPRINT = '66a08f3bc36dd63e04812ffe2a9c26a9906f10940715bb424bd7ffb505d543af'
 PATTERNS_FILE = 'examples/patterns.txt'
 
 # cache key -> module of this package
 MODULES = {
     # argmin: cluster i -> [cluster] i (numpy)
-    '3d9474327f4bd96c3409ae11e2fee8e80c3e91d829d9463e4bcff6540815e524': 'argmin_numpy_3d9474327f4bd96c3409ae11',
+    '4701365f189d2a7982d8d481c6f134f6bb6e3ca52283ae8a8bd6316fcfd66502': 'argmin_numpy_5e060ad0e3c8',
     # argmin: cluster i -> [cluster] i (torch)
-    'b3f3f8482410131db04e279b6cc059fef8624a88afa2760698ed75e64a8e31bc': 'argmin_torch_b3f3f8482410131db04e279b',
+    '737440ea49a752bfc0df8147d06768d7cd8c888463942700a90b812c9d4563bf': 'argmin_torch_7b9e83ef1d05',
     # scatter: i c, [cluster] i -> cluster c agg=mean (numpy)
-    '34d7a27841e321697dcde24f27c8da1ae9e07d71ea599beba12dd50644c69ef7': 'scatter_numpy_34d7a27841e321697dcde24f',
+    '3ae6ed1dbbbbd9cc0eec02b8ba96824012662ee8c644dd35c95aca4454bbaabd': 'scatter_numpy_73726ac17962',
     # scatter: i c, [cluster] i -> cluster c agg=mean (torch)
-    '3ed73699ffdb4011641af3288aecf9de93dd01e2e66e3958853f1719e9807d47': 'scatter_torch_3ed73699ffdb4011641af328',
+    '1257e753a7d0ed75897701b0a6eece291f9957c6a9c9913a4303e67affc35230': 'scatter_torch_5cdd4a4985d3',
     # scatter: , [cluster] i -> cluster agg=sum (numpy)
-    '0e3a8a65483bb74fdd4c55ce201d0a1eb55c66ea0a92623311ce503c933d620c': 'scatter_numpy_0e3a8a65483bb74fdd4c55ce',
+    '70bcd887de2c6bbb4f829813bd4bae84cfd3b55f3353b395acbd1c7a4c47ffda': 'scatter_numpy_7a111f6a379e',
     # scatter: , [cluster] i -> cluster agg=sum (torch)
-    'af567d14ba12f336b038fe5d948b121af9db41d1d28520d7c45dc323a49ec36a': 'scatter_torch_af567d14ba12f336b038fe5d',
+    '24c8cb139fc95acc0b8b2bb0d601111c226482622d0e0301dabdf13585a6dbd5': 'scatter_torch_8e3763f5177c',
     # scatter: , [cluster, label] i -> cluster label agg=sum (numpy)
-    '9494f8d99e1b48cb457be16e4ca3f5891c2f79aab64d2f852776226c609f157d': 'scatter_numpy_9494f8d99e1b48cb457be16e',
+    '2955f823ec33afe73033665181e8a68b758b74de8b4e31ba4de380461cfb3338': 'scatter_numpy_6dd84f0acd38',
     # scatter: , [cluster, label] i -> cluster label agg=sum (torch)
-    '199873ad6873981529594457e05e273404557aa519383b7b82031b981d6dd958': 'scatter_torch_199873ad6873981529594457',
+    'fb9ca648351807d12dec274f92d097626ec5b04509e89b2dfdcca1785074fcac': 'scatter_torch_e79731d81e79',
     # argsort: i j -> [j] i order order_axis=order (numpy)
-    'f9ca758ec111be09b3fb6caf7686546d91b0fbcd4abbdacfd57c3da1b38d936e': 'argsort_numpy_f9ca758ec111be09b3fb6caf',
+    '6f2164865ab3a42d3c3be3bacf31352b080db74e5ba28fbb8178c435c304b0c5': 'argsort_numpy_6bef5c964051',
     # argsort: i j -> [j] i order order_axis=order (torch)
-    '485d8fb148a043053c60807db56a7ad7d0da792fdf679f6bca537b381560a843': 'argsort_torch_485d8fb148a043053c60807d',
+    '9e6b90f7a6d92ffa9f86f77455a7c2716e55e6552e7f2843df17dee2c557c19c': 'argsort_torch_43844a369a2d',
     # gather: j, [j] i neighbour -> i neighbour (numpy)
-    'e5d34feccceef88c2bf19dd45d5cd829f38b4db892f370ac401da2881ee454ef': 'gather_numpy_e5d34feccceef88c2bf19dd4',
+    '0050ff086b2f2a467f4f40aa3a942a4a4e77cfb228f1961af0236389bc879d30': 'gather_numpy_36011ca14cc2',
     # gather: j, [j] i neighbour -> i neighbour (torch)
-    '9aa8de57f0c634d0f7cf39cf20761d24d335fb3ec1bf2eba09cfb01d1020bf1b': 'gather_torch_9aa8de57f0c634d0f7cf39cf',
+    '33b08be7ac4cd3a65b12b15a8acdfc0c8122353aca219201f9fe6fdf2b872a6c': 'gather_torch_b27565508f2f',
     # scatter: , [label] i neighbour -> i label agg=sum (numpy)
-    '0a57e2b96cbe8e58745ba5d84ebefdc2c4a79c3aedbf6b311352b0f244e8c46a': 'scatter_numpy_0a57e2b96cbe8e58745ba5d8',
+    'd0a0a64c4d846984b806ebc710b059ddb8f31bd313443aeb8c25b9a34971f212': 'scatter_numpy_afcafaff19c6',
     # scatter: , [label] i neighbour -> i label agg=sum (torch)
-    'aa743944a18eb3693e1541f89285b88c14766773be1ae815c312380eb239b061': 'scatter_torch_aa743944a18eb3693e1541f8',
+    'd79a2234dbc770b661e75d08497a9a5db0864dfa0fb27a53d4fe4b3a90ebc660': 'scatter_torch_7bf938396419',
     # argmax: i label -> [label] i (numpy)
-    'f790e8ff5d84f235620820b416d24d1f3d79dadb643529c36cb1fb8d70fd450c': 'argmax_numpy_f790e8ff5d84f235620820b4',
+    '35136c36d6487f0010f9c706cf53a8eb6aaaccc1e8b15e34758f23686e5e9947': 'argmax_numpy_1c74a9b5c4a5',
     # argmax: i label -> [label] i (torch)
-    '7074a61acec44c146545fb09c25d53a2fec8f7d1e206befa57ff3912ea350187': 'argmax_torch_7074a61acec44c146545fb09',
+    '02d82874414500bce8bf0d9f22337a6a6bf048bf1fe81a40963bee3b2f534309': 'argmax_torch_6aa31ce5143a',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (numpy)
-    'daa034046acf72ad716c8c1a2f53b432f4597721b57761713d51300f45a6c702': 'gather_scatter_numpy_daa034046acf72ad716c8c1a',
+    '1301c0265527a8e89e9f54a30413a94ceaddd8eb77a90d81258b15e929017f61': 'gather_scatter_numpy_632fbc5d7d4f',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (torch)
-    'a37cdff4ca7bd2e5426d77b59578280d1325f972ad4fc31f60a048692f2bcfbe': 'gather_scatter_torch_a37cdff4ca7bd2e5426d77b5',
+    '26b8e2f00fc34f49bd1c8041d082c92833e8d1ec81a855327bd6b6b287c38a3b': 'gather_scatter_torch_2b4a73b35acd',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (numpy)
-    '92e0c47f6c54e254696b831c7e50da8c968d49cd4ae0337c623d8a8f0e8ce13a': 'gather_scatter_numpy_92e0c47f6c54e254696b831c',
+    '984773cd5ac507a2ad63ac3b3e678ae322725ec69de4fbc7f779f5d999a36fa6': 'gather_scatter_numpy_cfd2afbd176f',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (torch)
-    '5798fa75100e99ce1edbbd895ac8078cc028b6e8a014b1d73f6eab8fd83b4a6e': 'gather_scatter_torch_5798fa75100e99ce1edbbd89',
+    '607c18d499914969a6cf3349abd0cac05f103a64cdce5e4c2f71d037fdec316c': 'gather_scatter_torch_01a659035345',
     # argmax: v label -> [label] v (numpy)
-    '7ad55609f809a524ec66f5da56e02c13a2d2b83fa7de8d3b27bba220fdd66897': 'argmax_numpy_7ad55609f809a524ec66f5da',
+    'ceb310578d803d999f9ed07d6dd547d6563048e88f3b60887483b9061aa2ab5c': 'argmax_numpy_4a8d62648f93',
     # argmax: v label -> [label] v (torch)
-    'd11fc4035788eee6381e172c49ef2f8fba9400c5bb420eed2c24e35313ec9f7e': 'argmax_torch_d11fc4035788eee6381e172c',
+    'd17775c478141bf2644f7201c1888cdd28f1ec739da68be3199459e3f3181715': 'argmax_torch_9fec3346ede5',
     # argmax: b v label -> [label] b v (numpy)
-    '30b4501730496f737325841cde9e3409f9391e41509e117f03c527417d0d2b21': 'argmax_numpy_30b4501730496f737325841c',
+    '51e12d26231061c3248740c29f4df0064cca221fef193947a446ac3951f9df5a': 'argmax_numpy_189704b6d170',
     # argmax: b v label -> [label] b v (torch)
-    'cd407f4c438f8cb3edba33cc216c38f9932310854dd1d89a229579987a8c8888': 'argmax_torch_cd407f4c438f8cb3edba33cc',
+    'a41c7adb59cc494ef9da3325ae5510ac42a096b8020f19d1b9f351ff7c315e11': 'argmax_torch_e57dcc6606e9',
     # argmax: h w hq wq -> [h, w] hq wq (numpy)
-    '3a733244c72c4b8a6d7f75e77d3774b119f4ec6ed478fc8efde3dafc27d1d0ca': 'argmax_numpy_3a733244c72c4b8a6d7f75e7',
+    '651f120ed0b9692cf3ce6fe6a40599ab414abb8e9af9bc8c330bd8d136e63e2d': 'argmax_numpy_62a8741d2167',
     # argmax: h w hq wq -> [h, w] hq wq (torch)
-    '07aaba7a514110ad952a7f42aa37a9c641bc0c846c253200111580983e6154df': 'argmax_torch_07aaba7a514110ad952a7f42',
+    'bc242110c665352dd7377c3a59e54fe5fa353c04a3176bf09e68619477b990bd': 'argmax_torch_c3775060f50e',
     # gather: h w c, [h, w] hq wq -> hq wq c (numpy)
-    'fa35eb9758b0fc1fb3a80add08475b8cfe2bdfe2a9904193daa92396e1c1c3f9': 'gather_numpy_fa35eb9758b0fc1fb3a80add',
+    '832483abf20e0ef156fa7c6ecab0807b7acc42b11bb8c2bf0922c05453a7ccf4': 'gather_numpy_6655caf6e933',
     # gather: h w c, [h, w] hq wq -> hq wq c (torch)
-    '6934f7b6c819ba25269836881129a1b63f862a0b7349bfdedd93a1a42f755f29': 'gather_torch_6934f7b6c819ba2526983688',
+    'c02a4894852e7786e50b81100bce788708365d3c0157111b9f4fae50708f9f8b': 'gather_torch_056b2845efd0',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (numpy)
-    'bccc7614d3904e6bc62181f51c5e875f8890c4790a0c20b68d6a93ac27986dfa': 'scatter_numpy_bccc7614d3904e6bc62181f5',
+    'ac5bc2a1772f50e00cdc7adf5c560e40dc33ee3e412ca7d9baaf823a4705ce27': 'scatter_numpy_341f0c14c52b',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (torch)
-    '18657acba91b4c8a03ec751f29e69047813c729999c5a52680e87c402234f50f': 'scatter_torch_18657acba91b4c8a03ec751f',
+    '4482793900c986361f44eec7df10c98ef276b48e953cec346ba1df402ec0beae': 'scatter_torch_0c86b94049ba',
     # argmax: dh dw -> [dh, dw] (numpy)
-    '72ad60b3513087f8a4f41e379ab01f2aa2e5e544357813fd95d20bb91a87e8b6': 'argmax_numpy_72ad60b3513087f8a4f41e37',
+    'b3c163033c5887da95d23aeccee0e80c8e0d16d2c1d9fb8476b3ae7fc0d4c9cd': 'argmax_numpy_fd8e25cb3817',
     # argmax: dh dw -> [dh, dw] (torch)
-    '43d030030db348a4562432d2d1dad2676645d9e87d7247ea33e033320b317ab1': 'argmax_torch_43d030030db348a4562432d2',
+    'a792c5c2bfb85edc339fe31aa8085877592d9e3c41e6056f67da0594e50a89f8': 'argmax_torch_7b1487dd0f81',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (numpy)
-    '21c7ef54b0397bb33d3b858e9aad41633efd1cb9cca3eeba8759099c45707c8d': 'gather_numpy_21c7ef54b0397bb33d3b858e',
+    '89a1089dda714dd50e6ae9a6882d1fe096faa44d30d56771235c6816eebe33cb': 'gather_numpy_de478fdaac00',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (torch)
-    '68380486d036be251be0466b2b23528e2f5a48a6f7bb782024486c340dd2d30d': 'gather_torch_68380486d036be251be0466b',
+    'a29045f26355c3221274d0842408704ff915068e5fcfe71185b7d8cb0f8fc217': 'gather_torch_af6cab371515',
     # gather: stock row, [row] year month -> stock year month (numpy)
-    '9ab9d9e0fe15692dd452daadac59e8b1e38fd8e4f613de3ebe45c83cf2be57fc': 'gather_numpy_9ab9d9e0fe15692dd452daad',
+    'a7196bb8a528c546416b840d5fca98b4c97af0dd206117201aa4de98dd5b8839': 'gather_numpy_88a66c2b3570',
     # gather: stock row, [row] year month -> stock year month (torch)
-    '7915fcad94cfd70ad5c4d1a028f57e4781b8fa83f2bacaca32342cd29c98c19a': 'gather_torch_7915fcad94cfd70ad5c4d1a0',
+    'a01c454cd4133cc9ac093f0c4b058faa4675da4a180e7c10ca95730f60e57219': 'gather_torch_22a574d5b80b',
     # argmax: stock year month -> [year, month] stock (numpy)
-    '7ba81a437eb91aabed88e6ba82748c69adb24f275c16f669abb11ca83ac83fbe': 'argmax_numpy_7ba81a437eb91aabed88e6ba',
+    'e149b95d601947eb9af9abb2e8e4d105118484e1faa97e549268191b0cc928f8': 'argmax_numpy_9946a3c26778',
     # argmax: stock year month -> [year, month] stock (torch)
-    '895b849205d14f375b6b3685d2a72307182355400747b25d89bbf8a8b6a26830': 'argmax_torch_895b849205d14f375b6b3685',
+    '05c1109aa22828f8dfb8d8c8e195cb6b50490e2978690868d00ed48616ab38b4': 'argmax_torch_f532dbdfc9e3',
     # gather: stock year month, [year, month] stock -> stock (numpy)
-    'b063efea035894e32162c8a2aa63c31e62f77a74d664255bc6d73725ba01901b': 'gather_numpy_b063efea035894e32162c8a2',
+    '5b180923e2352f8bcd0a53be9f26ca2eac9a07f72e3f4b81b09a0617ba3d1a78': 'gather_numpy_d3d7b0c91b80',
     # gather: stock year month, [year, month] stock -> stock (torch)
-    '46b27048b6ac0e84f8c5bfec0dd2fdd245f780bf317cba6710e376e7457e54fe': 'gather_torch_46b27048b6ac0e84f8c5bfec',
+    '286d2a43d33d8271091c9cf3f6a99185a8b36404d424806bac590ff62153f8d3': 'gather_torch_b3e7d3da5e5d',
     # argsort: stock year month -> [month] stock year order order_axis=order (numpy)
-    'bc938adda5119ae1180233cea41e8cb829dbf7fb835684f916ec0780772191a7': 'argsort_numpy_bc938adda5119ae1180233ce',
+    '2df77f55ae14f845668e3df016972e80df6fbd7046317c4eea17ee8d8158b1c8': 'argsort_numpy_a066ed493df1',
     # argsort: stock year month -> [month] stock year order order_axis=order (torch)
-    '04448b77d8578ab8b5751a1af58d830d689296579b3f2eeb6760ecfb8abe7243': 'argsort_torch_04448b77d8578ab8b5751a1a',
+    'b518a405adf975c37eae6f8824c5fb5de786545aa39ff71b6a5384b65329eb9b': 'argsort_torch_55c5680c8bf8',
     # gather: stock year month, [month] stock year rank -> stock year rank (numpy)
-    '5ac59d15ca98583787213e3d2d8e0686894dad24ad76fe2f0b31b155d5dd1e79': 'gather_numpy_5ac59d15ca98583787213e3d',
+    '5ac365e7bfa5e65a68801b827065438709169fe8a331b6621947105bd2cec409': 'gather_numpy_43dc338ce3c6',
     # gather: stock year month, [month] stock year rank -> stock year rank (torch)
-    '099b7f98c41985b6aea3c6d06fe34077d7c21821c710a05853ac27c2d83724d9': 'gather_torch_099b7f98c41985b6aea3c6d0',
+    'cc6b00280ada3cc7ae378d5361c17a267c39b4dc5daf563a2379537f00af430e': 'gather_torch_c4aeef90a07a',
     # gather: stock row, [row] year month -> stock year agg=sum (numpy)
-    'f414664daa4ad1075d56d93fccc3f2ef992bcba88ec8d67ea29598a81b8eda28': 'gather_numpy_f414664daa4ad1075d56d93f',
+    '95f1a4c4dfe482c24e4dffd3b9e97e6896e6c92153344b94fd42936e3ba95561': 'gather_numpy_fcc49ce259a5',
     # gather: stock row, [row] year month -> stock year agg=sum (torch)
-    'f65dd1899d6624540384ca4c1b1073ecd0972d28c14260f10af97ff71c665c20': 'gather_torch_f65dd1899d6624540384ca4c',
+    'b04c1ff41f2ae5a7c50d4447008d6980ef2d712c186af0a422fbe3529b14c74f': 'gather_torch_56a8c1304a47',
     # gather: stock row, [row] year month -> stock year agg=max (numpy)
-    '3f719fa4b6e16bfbc7676515140af83c47d056ffb1d5302fe94a402eb7163d58': 'gather_numpy_3f719fa4b6e16bfbc7676515',
+    '55c5b71a4dacbec32d9fb0e0b15988037258941ef295a735c97f77dff25d45e4': 'gather_numpy_d8f860e556ff',
     # gather: stock row, [row] year month -> stock year agg=max (torch)
-    'b658ad76cdd67764ae78fd9dc5018f4a135792ef74fefbace683b77a23e89518': 'gather_torch_b658ad76cdd67764ae78fd9d',
+    '0878626d026e27be58a7422b54872ee9087d79246e4417ea2fc1b389b1b8b333': 'gather_torch_3a9dfd285ccc',
     # scatter: , [year, _month] stock -> year agg=sum (numpy)
-    '1562065c005e5386ca1da7abfc768ed0cadd3d46c4a84b77f6c3a074fc17f5a7': 'scatter_numpy_1562065c005e5386ca1da7ab',
+    '5a7882837f881ee839fbe974969b418dfe86e4a0581c62946869eb4d6e9ac921': 'scatter_numpy_c97487ad3256',
     # scatter: , [year, _month] stock -> year agg=sum (torch)
-    'd60f2fbcd70400b30705925dfb908c144d2fe529a520990be6166e6b3aa33c4d': 'scatter_torch_d60f2fbcd70400b30705925d',
+    '1fef12c80513f2a6ef927d0ba6e170dc0c43fcb4e761c4db8e16073e2e3a40ad': 'scatter_torch_0428180e2741',
 }
