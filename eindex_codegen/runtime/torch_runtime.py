@@ -147,8 +147,12 @@ def check_bounds(row, size, axis, pattern):
     graph on it.
     """
     if row.device.type == "cpu" and not torch.compiler.is_compiling():
-        outside = (row < 0) | (row >= size)
-        if outside.any():
+        if row.numel() == 0:
+            return
+        # One pass finds both ends; only a fault pays for the search of an offending value.
+        low, high = torch.aminmax(row)
+        if low < 0 or high >= size:
+            outside = (row < 0) | (row >= size)
             value = row[outside][0].item()
             fail(f"index value {value} is out of range for axis {axis!r} of size {size}; "
                  f"coordinates must lie in [0, {size})", pattern)
