@@ -84,9 +84,10 @@ def _spaced(axes):
 def _placement(dims, frame, keep_leading=False):
     """Return (transpose, subscript) that lay an operand with `dims` out in the `frame` order.
 
-    `transpose` is None when `dims` already follow the frame order; the
-    subscript puts None at the frame positions the operand lacks, leading
-    ones dropped because broadcasting aligns from the right.
+    `transpose` is None when `dims` already follow the frame order. The
+    subscript puts None at the frame positions the operand lacks. Leading
+    Nones are dropped, because broadcasting aligns from the right, unless
+    `keep_leading` asks for one dimension per frame axis.
     """
     ordered = [axis for axis in frame if axis in dims]
     transpose = None if ordered == list(dims) else tuple(dims.index(axis) for axis in ordered)

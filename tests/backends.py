@@ -129,3 +129,7 @@ BACKENDS = [
     pytest.param(TORCH, id="torch",
                  marks=pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed")),
 ]
+
+
+# Every integer dtype an index may have.
+INDEX_DTYPES = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)

@@ -11,20 +11,11 @@ lucky match.
 import numpy as np
 import oracle
 import pytest
+from backends import INDEX_DTYPES
 
 import eindex_codegen as eindex
 
-AGGREGATIONS = ("sum", "mean", "min", "max")
-INDEX_DTYPES = (
-    np.int8,
-    np.int16,
-    np.int32,
-    np.int64,
-    np.uint8,
-    np.uint16,
-    np.uint32,
-    np.uint64,
-)
+AGGREGATIONS = oracle.AGGREGATIONS
 
 
 def offsets(shape, dtype=np.int64):

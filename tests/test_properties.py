@@ -19,21 +19,11 @@ import math
 import numpy as np
 import oracle
 import pytest
-from backends import BACKENDS, HAVE_TORCH, NUMPY, TORCH
+from backends import BACKENDS, HAVE_TORCH, INDEX_DTYPES, NUMPY, TORCH
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-AGGREGATIONS = ("sum", "mean", "min", "max")
-INDEX_DTYPES = (
-    np.int8,
-    np.int16,
-    np.int32,
-    np.int64,
-    np.uint8,
-    np.uint16,
-    np.uint32,
-    np.uint64,
-)
+AGGREGATIONS = oracle.AGGREGATIONS
 # Array dtypes of the oracle tests, whose arrays contain a permutation of 0 .. size-1.
 ORACLE_ARRAY_DTYPES = (np.int32, np.int64, np.uint16, np.float32, np.float64)
 # Array dtypes of the cross-backend tests, whose integers span the dtype's whole range,
