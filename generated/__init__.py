@@ -5,109 +5,109 @@ Regenerate with `eindex-gen examples/patterns.txt -o <this folder>`; use with
 """
 
 COMPILER_VERSION = '0.1.0'
-COMPILER_FINGERPRINT = '66a08f3bc36dd63e04812ffe2a9c26a9906f10940715bb424bd7ffb505d543af'
+COMPILER_FINGERPRINT = 'ec25e0e3695f1cdd18c8847b45ec9a3fa92e2b2245aeb4d75b971e457d554bcc'
 PATTERNS_FILE = 'examples/patterns.txt'
 
 # cache key -> module of this package
 MODULES = {
     # argmin: cluster i -> [cluster] i (numpy)
-    '4701365f189d2a7982d8d481c6f134f6bb6e3ca52283ae8a8bd6316fcfd66502': 'argmin_numpy_5e060ad0e3c8',
+    '6d4d4714c2fc38eceb7c1b24227fdb85e1899f8bd4ae1f18d21c169b9c104fdc': 'argmin_numpy_5e060ad0e3c8',
     # argmin: cluster i -> [cluster] i (torch)
-    '737440ea49a752bfc0df8147d06768d7cd8c888463942700a90b812c9d4563bf': 'argmin_torch_7b9e83ef1d05',
+    'db2175f0f4f10229c55539a227570aa5777fd5b51ccba91e5d0b77bcc19874d0': 'argmin_torch_7b9e83ef1d05',
     # scatter: i c, [cluster] i -> cluster c agg=mean (numpy)
-    '3ae6ed1dbbbbd9cc0eec02b8ba96824012662ee8c644dd35c95aca4454bbaabd': 'scatter_numpy_73726ac17962',
+    'be0b4ebe5d79757dcd0fe1ca6d8a72a4ce159d6818a529974147214db25ab0f0': 'scatter_numpy_73726ac17962',
     # scatter: i c, [cluster] i -> cluster c agg=mean (torch)
-    '1257e753a7d0ed75897701b0a6eece291f9957c6a9c9913a4303e67affc35230': 'scatter_torch_5cdd4a4985d3',
+    'f4b990cab1802990f5d120c21d2dd36de95e8f93e3b1bb77097cfa92b249a01f': 'scatter_torch_5cdd4a4985d3',
     # scatter: , [cluster] i -> cluster agg=sum (numpy)
-    '70bcd887de2c6bbb4f829813bd4bae84cfd3b55f3353b395acbd1c7a4c47ffda': 'scatter_numpy_7a111f6a379e',
+    '6f8059a889d86d7b10fbb41e5431e7bc91a9043e72261acb1c31c1322572a1ef': 'scatter_numpy_7a111f6a379e',
     # scatter: , [cluster] i -> cluster agg=sum (torch)
-    '24c8cb139fc95acc0b8b2bb0d601111c226482622d0e0301dabdf13585a6dbd5': 'scatter_torch_8e3763f5177c',
+    '0ab06d3a9e22ab9a2555f48270a54b56c549f032de361d79c964b806d65d7b21': 'scatter_torch_8e3763f5177c',
     # scatter: , [cluster, label] i -> cluster label agg=sum (numpy)
-    '2955f823ec33afe73033665181e8a68b758b74de8b4e31ba4de380461cfb3338': 'scatter_numpy_6dd84f0acd38',
+    'e97866f8f2ded74ed184225070ac73d4a53114f0a9daf3d3058161ef65f4313e': 'scatter_numpy_6dd84f0acd38',
     # scatter: , [cluster, label] i -> cluster label agg=sum (torch)
-    'fb9ca648351807d12dec274f92d097626ec5b04509e89b2dfdcca1785074fcac': 'scatter_torch_e79731d81e79',
+    '784ba72fa92d9f419a5132a1599b9c861eee7356bfecdf172d5c03fd0c89e1ed': 'scatter_torch_e79731d81e79',
     # argsort: i j -> [j] i order order_axis=order (numpy)
-    '6f2164865ab3a42d3c3be3bacf31352b080db74e5ba28fbb8178c435c304b0c5': 'argsort_numpy_6bef5c964051',
+    '9cac4123c6f96d95466a37cf8411d993ad77f6c08c73c73fe9d25b3b94e35b0e': 'argsort_numpy_6bef5c964051',
     # argsort: i j -> [j] i order order_axis=order (torch)
-    '9e6b90f7a6d92ffa9f86f77455a7c2716e55e6552e7f2843df17dee2c557c19c': 'argsort_torch_43844a369a2d',
+    '611bba9e0c4474e0f940f515eaea5313606dcb63270cbedf5bfab08361111f53': 'argsort_torch_43844a369a2d',
     # gather: j, [j] i neighbour -> i neighbour (numpy)
-    '0050ff086b2f2a467f4f40aa3a942a4a4e77cfb228f1961af0236389bc879d30': 'gather_numpy_36011ca14cc2',
+    'f7b66fd4b9f6e259073a830967dd0c793b7b4bcf68835af9ad93dc0f8ca2fa40': 'gather_numpy_36011ca14cc2',
     # gather: j, [j] i neighbour -> i neighbour (torch)
-    '33b08be7ac4cd3a65b12b15a8acdfc0c8122353aca219201f9fe6fdf2b872a6c': 'gather_torch_b27565508f2f',
+    'a230db8b76cda77d35cd70d750bb453dd1ff01d3efbfcb6d0a8861acfab17e22': 'gather_torch_b27565508f2f',
     # scatter: , [label] i neighbour -> i label agg=sum (numpy)
-    'd0a0a64c4d846984b806ebc710b059ddb8f31bd313443aeb8c25b9a34971f212': 'scatter_numpy_afcafaff19c6',
+    'e4bdd8317a2df49496b3e7b3ef5ab22a2ca923170ca786895b766068a2326267': 'scatter_numpy_afcafaff19c6',
     # scatter: , [label] i neighbour -> i label agg=sum (torch)
-    'd79a2234dbc770b661e75d08497a9a5db0864dfa0fb27a53d4fe4b3a90ebc660': 'scatter_torch_7bf938396419',
+    '9acd1ee8ec0cb5117fded712ce433fd973a2360ae0ecdbd0e2933fdd459abe71': 'scatter_torch_7bf938396419',
     # argmax: i label -> [label] i (numpy)
-    '35136c36d6487f0010f9c706cf53a8eb6aaaccc1e8b15e34758f23686e5e9947': 'argmax_numpy_1c74a9b5c4a5',
+    '426f2e7700cc630ec9d40e5ef56200fa4c0f511b78a004fedcb1e0f4209a20d6': 'argmax_numpy_1c74a9b5c4a5',
     # argmax: i label -> [label] i (torch)
-    '02d82874414500bce8bf0d9f22337a6a6bf048bf1fe81a40963bee3b2f534309': 'argmax_torch_6aa31ce5143a',
+    'a9d8b29c640ff09cedfa6670457cfe1d0767deb8fa73c73f72eab58ebb6371b4': 'argmax_torch_6aa31ce5143a',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (numpy)
-    '1301c0265527a8e89e9f54a30413a94ceaddd8eb77a90d81258b15e929017f61': 'gather_scatter_numpy_632fbc5d7d4f',
+    'dcf33b7e0ac411104634cc4198ed9d3fc85a41cae9f2f5800b943a01e55a2cb2': 'gather_scatter_numpy_632fbc5d7d4f',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (torch)
-    '26b8e2f00fc34f49bd1c8041d082c92833e8d1ec81a855327bd6b6b287c38a3b': 'gather_scatter_torch_2b4a73b35acd',
+    '77dfa7c7d0670b642bf11f1311eefac837659336b58a185a569ca73bc2c9e157': 'gather_scatter_torch_2b4a73b35acd',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (numpy)
-    '984773cd5ac507a2ad63ac3b3e678ae322725ec69de4fbc7f779f5d999a36fa6': 'gather_scatter_numpy_cfd2afbd176f',
+    '8f5f464fdac35c602b9734233e983e3b9330f718ed7d3b7d589d157cc68ce0ad': 'gather_scatter_numpy_cfd2afbd176f',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (torch)
-    '607c18d499914969a6cf3349abd0cac05f103a64cdce5e4c2f71d037fdec316c': 'gather_scatter_torch_01a659035345',
+    '5bbc53fd76d0f3a29c47bc10c9e39d14c8216b55e4f0daf15eb127477c6daf7e': 'gather_scatter_torch_01a659035345',
     # argmax: v label -> [label] v (numpy)
-    'ceb310578d803d999f9ed07d6dd547d6563048e88f3b60887483b9061aa2ab5c': 'argmax_numpy_4a8d62648f93',
+    'c549e63100fe4c83ae99a8ad37d25d86c9f3efc8344e9b057b50799b79332fca': 'argmax_numpy_4a8d62648f93',
     # argmax: v label -> [label] v (torch)
-    'd17775c478141bf2644f7201c1888cdd28f1ec739da68be3199459e3f3181715': 'argmax_torch_9fec3346ede5',
+    '1a1a95cf32bb7c95dfae0c31c1ae0b8bcf16c47ff038fc1a86d8436ff828103f': 'argmax_torch_9fec3346ede5',
     # argmax: b v label -> [label] b v (numpy)
-    '51e12d26231061c3248740c29f4df0064cca221fef193947a446ac3951f9df5a': 'argmax_numpy_189704b6d170',
+    '1a01c7957ca42e4d5c646b32e343b16e532c22d19569e27ee4ca8f84145af788': 'argmax_numpy_189704b6d170',
     # argmax: b v label -> [label] b v (torch)
-    'a41c7adb59cc494ef9da3325ae5510ac42a096b8020f19d1b9f351ff7c315e11': 'argmax_torch_e57dcc6606e9',
+    '1ccf640bce0d43024e46d8a84c2e7de3a8bb7829fc082e7b17c0ea8d7ec3ac58': 'argmax_torch_e57dcc6606e9',
     # argmax: h w hq wq -> [h, w] hq wq (numpy)
-    '651f120ed0b9692cf3ce6fe6a40599ab414abb8e9af9bc8c330bd8d136e63e2d': 'argmax_numpy_62a8741d2167',
+    '48fa1ded91729e2930074d2cb958cd3acf121996109da0f529dd1c819ed81f48': 'argmax_numpy_62a8741d2167',
     # argmax: h w hq wq -> [h, w] hq wq (torch)
-    'bc242110c665352dd7377c3a59e54fe5fa353c04a3176bf09e68619477b990bd': 'argmax_torch_c3775060f50e',
+    'ce808d0770e8d162884e875731bd90d32331c4c98cc02e6e2f52889149fc9a94': 'argmax_torch_c3775060f50e',
     # gather: h w c, [h, w] hq wq -> hq wq c (numpy)
-    '832483abf20e0ef156fa7c6ecab0807b7acc42b11bb8c2bf0922c05453a7ccf4': 'gather_numpy_6655caf6e933',
+    '1c3173e95c5ba2563192b1d954ac9c177f9b429a894a827788af8da83705df37': 'gather_numpy_6655caf6e933',
     # gather: h w c, [h, w] hq wq -> hq wq c (torch)
-    'c02a4894852e7786e50b81100bce788708365d3c0157111b9f4fae50708f9f8b': 'gather_torch_056b2845efd0',
+    '09a7db641efa2bbbf9e1197451673f918f50364e1dc19822086e459d852147b4': 'gather_torch_056b2845efd0',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (numpy)
-    'ac5bc2a1772f50e00cdc7adf5c560e40dc33ee3e412ca7d9baaf823a4705ce27': 'scatter_numpy_341f0c14c52b',
+    '5894097ae26863d3e964d53a66cbd8a3b9ae24f48afcce42891a27a540bccaa6': 'scatter_numpy_341f0c14c52b',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (torch)
-    '4482793900c986361f44eec7df10c98ef276b48e953cec346ba1df402ec0beae': 'scatter_torch_0c86b94049ba',
+    '4cc484c39328cfad9c343cb88590eef075e33ca467c0f3cdd89ea1fb6dc338d8': 'scatter_torch_0c86b94049ba',
     # argmax: dh dw -> [dh, dw] (numpy)
-    'b3c163033c5887da95d23aeccee0e80c8e0d16d2c1d9fb8476b3ae7fc0d4c9cd': 'argmax_numpy_fd8e25cb3817',
+    '2c2ec3e84a9e043ce23b9de27f3d187dc5bb38e1a41f6561d939d0045549678c': 'argmax_numpy_fd8e25cb3817',
     # argmax: dh dw -> [dh, dw] (torch)
-    'a792c5c2bfb85edc339fe31aa8085877592d9e3c41e6056f67da0594e50a89f8': 'argmax_torch_7b1487dd0f81',
+    'e5d32093d7e27893133c94170378a0162a48fcc256180a204838cc9c955e47f4': 'argmax_torch_7b1487dd0f81',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (numpy)
-    '89a1089dda714dd50e6ae9a6882d1fe096faa44d30d56771235c6816eebe33cb': 'gather_numpy_de478fdaac00',
+    'b11f511555081b96e1ff8a5d90056092197860d7d2019bf27ad69b8f9dbc374d': 'gather_numpy_de478fdaac00',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (torch)
-    'a29045f26355c3221274d0842408704ff915068e5fcfe71185b7d8cb0f8fc217': 'gather_torch_af6cab371515',
+    'bacd9fb081b28ad85418af7668dc18dd950de070a676d14f6bb81c5fb3b8b57d': 'gather_torch_af6cab371515',
     # gather: stock row, [row] year month -> stock year month (numpy)
-    'a7196bb8a528c546416b840d5fca98b4c97af0dd206117201aa4de98dd5b8839': 'gather_numpy_88a66c2b3570',
+    'caabb01848007ceb3c2261c794483ad993b78ea82125b6553c412785fe8dce06': 'gather_numpy_88a66c2b3570',
     # gather: stock row, [row] year month -> stock year month (torch)
-    'a01c454cd4133cc9ac093f0c4b058faa4675da4a180e7c10ca95730f60e57219': 'gather_torch_22a574d5b80b',
+    'a42012eed3b06ba72ede688ca85323dab484ac2799b566c0832e5f068258a7cb': 'gather_torch_22a574d5b80b',
     # argmax: stock year month -> [year, month] stock (numpy)
-    'e149b95d601947eb9af9abb2e8e4d105118484e1faa97e549268191b0cc928f8': 'argmax_numpy_9946a3c26778',
+    '6b17a759db3f7efddeef7d0575a1432a3c8b777ca061329b208979cf117cb8b3': 'argmax_numpy_9946a3c26778',
     # argmax: stock year month -> [year, month] stock (torch)
-    '05c1109aa22828f8dfb8d8c8e195cb6b50490e2978690868d00ed48616ab38b4': 'argmax_torch_f532dbdfc9e3',
+    'd9dc8f87ab4b2d2fd9604dae5eddff0cc44fe413c73d7c0d66fb7623e25a7285': 'argmax_torch_f532dbdfc9e3',
     # gather: stock year month, [year, month] stock -> stock (numpy)
-    '5b180923e2352f8bcd0a53be9f26ca2eac9a07f72e3f4b81b09a0617ba3d1a78': 'gather_numpy_d3d7b0c91b80',
+    '14ded455b014d8232db6bcd5089cce06f2c8f307d3f9a4f56b643e089a84a21c': 'gather_numpy_d3d7b0c91b80',
     # gather: stock year month, [year, month] stock -> stock (torch)
-    '286d2a43d33d8271091c9cf3f6a99185a8b36404d424806bac590ff62153f8d3': 'gather_torch_b3e7d3da5e5d',
+    '9b7c7d1cd36069738bd4305f346a5cdc9e12d30ced023c93273574d8113bf23d': 'gather_torch_b3e7d3da5e5d',
     # argsort: stock year month -> [month] stock year order order_axis=order (numpy)
-    '2df77f55ae14f845668e3df016972e80df6fbd7046317c4eea17ee8d8158b1c8': 'argsort_numpy_a066ed493df1',
+    '873ef3714ce337dc1e9f99fa13ca9487794cf736ccf48617e1cfd65000cc1937': 'argsort_numpy_a066ed493df1',
     # argsort: stock year month -> [month] stock year order order_axis=order (torch)
-    'b518a405adf975c37eae6f8824c5fb5de786545aa39ff71b6a5384b65329eb9b': 'argsort_torch_55c5680c8bf8',
+    'f09322893506e235ae658375acd75c941fcfae23f7af3834503b3b8f3e7ec00e': 'argsort_torch_55c5680c8bf8',
     # gather: stock year month, [month] stock year rank -> stock year rank (numpy)
-    '5ac365e7bfa5e65a68801b827065438709169fe8a331b6621947105bd2cec409': 'gather_numpy_43dc338ce3c6',
+    '7f14c2d11938a639bb26289ca8089543d2c418389f99fc14155ff7b278f584e7': 'gather_numpy_43dc338ce3c6',
     # gather: stock year month, [month] stock year rank -> stock year rank (torch)
-    'cc6b00280ada3cc7ae378d5361c17a267c39b4dc5daf563a2379537f00af430e': 'gather_torch_c4aeef90a07a',
+    'a994a121ac7d02d017af7727d44241ef13fc4fc47943cf6ba5ddc1cbdf42ea7d': 'gather_torch_c4aeef90a07a',
     # gather: stock row, [row] year month -> stock year agg=sum (numpy)
-    '95f1a4c4dfe482c24e4dffd3b9e97e6896e6c92153344b94fd42936e3ba95561': 'gather_numpy_fcc49ce259a5',
+    'c4dda9bfd328804edaa85c382e8a85531485fb492bf7f8ede29ca7d66824889b': 'gather_numpy_fcc49ce259a5',
     # gather: stock row, [row] year month -> stock year agg=sum (torch)
-    'b04c1ff41f2ae5a7c50d4447008d6980ef2d712c186af0a422fbe3529b14c74f': 'gather_torch_56a8c1304a47',
+    'b70d458d69ab2c5c13edba120f6bee2f0d17f2a3ef832590a2f8e478e51ac293': 'gather_torch_56a8c1304a47',
     # gather: stock row, [row] year month -> stock year agg=max (numpy)
-    '55c5b71a4dacbec32d9fb0e0b15988037258941ef295a735c97f77dff25d45e4': 'gather_numpy_d8f860e556ff',
+    '1e5dc44d3a93b357119cde370038163b8de0ae1b6871307af4dd7c4fa9505cf3': 'gather_numpy_d8f860e556ff',
     # gather: stock row, [row] year month -> stock year agg=max (torch)
-    '0878626d026e27be58a7422b54872ee9087d79246e4417ea2fc1b389b1b8b333': 'gather_torch_3a9dfd285ccc',
+    'a6c4f541ca7e8e0b266664988cdb9764455b48ba509312afc54ec6dea29ac384': 'gather_torch_3a9dfd285ccc',
     # scatter: , [year, _month] stock -> year agg=sum (numpy)
-    '5a7882837f881ee839fbe974969b418dfe86e4a0581c62946869eb4d6e9ac921': 'scatter_numpy_c97487ad3256',
+    '69a6f549d7ddf2fb7b8109798477ca05c6e060393487348eac68c662275a5cef': 'scatter_numpy_c97487ad3256',
     # scatter: , [year, _month] stock -> year agg=sum (torch)
-    '1fef12c80513f2a6ef927d0ba6e170dc0c43fcb4e761c4db8e16073e2e3a40ad': 'scatter_torch_0428180e2741',
+    '5ccc958ed162697726ffe7e9d9c0bf3bf596b042e9b3b6ea64125c67301ce580': 'scatter_torch_0428180e2741',
 }

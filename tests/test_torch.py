@@ -295,6 +295,41 @@ def test_expanded_and_strided_indexes():
     assert_same(from_stacked.numpy(), expected)
 
 
+# On the CPU, scatter sums of many rows into a small result go through index_put, and one row
+# fewer takes index_add. The tests import the planner inside, because a fresh process below
+# imports this file and checks that nothing is planned.
+@pytest.mark.parametrize("agg", ["sum", "mean"])
+@pytest.mark.parametrize("below", [1, 0], ids=["index_add", "index_put"])
+def test_many_row_scatters_match_numpy(below, agg):
+    from eindex_codegen.plan import PUT_MIN_ROWS
+
+    rows = PUT_MIN_ROWS - below
+    rng = np.random.default_rng(11)
+    # Whole numbers: float64 sums of them are exact in any order, so both backends agree bit for bit.
+    arr = rng.integers(-9, 9, (rows, 2)).astype(np.float64)
+    ind = rng.integers(0, 5, (1, rows))
+
+    expected, actual = run_both("scatter", arr, ind, "i c, [k] i -> k c", agg=agg, k=5)
+
+    assert_same(actual, expected)
+
+
+@pytest.mark.parametrize("below", [1, 0], ids=["index_add", "index_put"])
+def test_many_row_scatter_gradient(below):
+    from eindex_codegen.plan import PUT_MIN_ROWS
+
+    rows = PUT_MIN_ROWS - below
+    generator = torch.Generator().manual_seed(3)
+    arr = torch.randn(rows, 2, dtype=torch.float64, generator=generator, requires_grad=True)
+    ind = torch.randint(0, 5, (1, rows), generator=generator)
+    upstream = torch.randn(5, 2, dtype=torch.float64, generator=generator)
+
+    eindex_torch.scatter(arr, ind, "i c, [k] i -> k c", agg="sum", k=5).backward(upstream)
+
+    # Each row of the array was added to one row of the result, so it gets that row's gradient.
+    assert torch.equal(arr.grad, upstream[ind[0]])
+
+
 # --- Autograd ------------------------------------------------------------------------------------
 
 # operation: (pattern, array shape, index, keyword sizes). Every output group receives values, so
