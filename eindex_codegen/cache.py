@@ -21,7 +21,6 @@ import os
 import pathlib
 import stat
 import sys
-import tempfile
 import types
 import warnings
 
@@ -210,6 +209,10 @@ class ModuleCache:
     def _write(self, path, text):
         if self._disk_failed or not self._directory_usable():
             return False
+        # Imported here: tempfile brings shutil and random, about 4 ms of `import eindex_codegen`
+        # on 2 x86 cores, and only a write needs it.
+        import tempfile
+
         try:
             descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".py")
             try:
