@@ -5,109 +5,109 @@ Regenerate with `eindex-gen examples/patterns.txt -o <this folder>`; use with
 """
 
 COMPILER_VERSION = '0.1.0'
-COMPILER_FINGERPRINT = 'ec25e0e3695f1cdd18c8847b45ec9a3fa92e2b2245aeb4d75b971e457d554bcc'
+COMPILER_FINGERPRINT = '25435ec257ed2d38fd7dbd44d731bf402320801f3f27bc195fb85f678ed1a90a'
 PATTERNS_FILE = 'examples/patterns.txt'
 
 # cache key -> module of this package
 MODULES = {
     # argmin: cluster i -> [cluster] i (numpy)
-    '6d4d4714c2fc38eceb7c1b24227fdb85e1899f8bd4ae1f18d21c169b9c104fdc': 'argmin_numpy_5e060ad0e3c8',
+    'bb9022f01848f1556b3dab8b7ed398bb951a6112006c67315b692bf61000f41f': 'argmin_numpy_5e060ad0e3c8',
     # argmin: cluster i -> [cluster] i (torch)
-    'db2175f0f4f10229c55539a227570aa5777fd5b51ccba91e5d0b77bcc19874d0': 'argmin_torch_7b9e83ef1d05',
+    'c4d21d026338b4dbf6f9bf0141861577270a643f3965386b5616a8139bb1e67d': 'argmin_torch_7b9e83ef1d05',
     # scatter: i c, [cluster] i -> cluster c agg=mean (numpy)
-    'be0b4ebe5d79757dcd0fe1ca6d8a72a4ce159d6818a529974147214db25ab0f0': 'scatter_numpy_73726ac17962',
+    '45bcd38649832d63cede7f45d23ed3bd7cc94acf948729aa0c63f404a19cbaef': 'scatter_numpy_73726ac17962',
     # scatter: i c, [cluster] i -> cluster c agg=mean (torch)
-    'f4b990cab1802990f5d120c21d2dd36de95e8f93e3b1bb77097cfa92b249a01f': 'scatter_torch_5cdd4a4985d3',
+    '63767d7af1ea5bc7ec1414133b4a8bc62c49aceb1f46d1ad8090a07d8c13365e': 'scatter_torch_5cdd4a4985d3',
     # scatter: , [cluster] i -> cluster agg=sum (numpy)
-    '6f8059a889d86d7b10fbb41e5431e7bc91a9043e72261acb1c31c1322572a1ef': 'scatter_numpy_7a111f6a379e',
+    '7e99884c099f0a21b671425ab168390f515088e7ed50114702a46c9cad158317': 'scatter_numpy_7a111f6a379e',
     # scatter: , [cluster] i -> cluster agg=sum (torch)
-    '0ab06d3a9e22ab9a2555f48270a54b56c549f032de361d79c964b806d65d7b21': 'scatter_torch_8e3763f5177c',
+    'e0f32eca9874b4406da22b74529f2ef3da4ff565122af777aa82f0ed8addaa5d': 'scatter_torch_8e3763f5177c',
     # scatter: , [cluster, label] i -> cluster label agg=sum (numpy)
-    'e97866f8f2ded74ed184225070ac73d4a53114f0a9daf3d3058161ef65f4313e': 'scatter_numpy_6dd84f0acd38',
+    '24876c87535a02f9b1cfb03d48edfbf6a658517d92d08d409c012ff7a13996ac': 'scatter_numpy_6dd84f0acd38',
     # scatter: , [cluster, label] i -> cluster label agg=sum (torch)
-    '784ba72fa92d9f419a5132a1599b9c861eee7356bfecdf172d5c03fd0c89e1ed': 'scatter_torch_e79731d81e79',
+    'dc6ddc8ba4af2de0fa32522f027c16a43344deb1683ba619e1a93eab3274c8e0': 'scatter_torch_e79731d81e79',
     # argsort: i j -> [j] i order order_axis=order (numpy)
-    '9cac4123c6f96d95466a37cf8411d993ad77f6c08c73c73fe9d25b3b94e35b0e': 'argsort_numpy_6bef5c964051',
+    '5b07d8cdf180423ac5c3eba79e0473b1f06343b95f874d6af6e8c2d404d693e6': 'argsort_numpy_6bef5c964051',
     # argsort: i j -> [j] i order order_axis=order (torch)
-    '611bba9e0c4474e0f940f515eaea5313606dcb63270cbedf5bfab08361111f53': 'argsort_torch_43844a369a2d',
+    '76af5b76fc531218b7f51c419b640abcff74b17572bce40bb87ad4119aa06ecd': 'argsort_torch_43844a369a2d',
     # gather: j, [j] i neighbour -> i neighbour (numpy)
-    'f7b66fd4b9f6e259073a830967dd0c793b7b4bcf68835af9ad93dc0f8ca2fa40': 'gather_numpy_36011ca14cc2',
+    '335dee7533956da7ce396f5acd53b02b879a24b248fd28cf4e57cf29a1600a92': 'gather_numpy_36011ca14cc2',
     # gather: j, [j] i neighbour -> i neighbour (torch)
-    'a230db8b76cda77d35cd70d750bb453dd1ff01d3efbfcb6d0a8861acfab17e22': 'gather_torch_b27565508f2f',
+    'c74d971b2622f13fcc0a92c7068534fb22bb477a6ae1e96c99209906038e6bf4': 'gather_torch_b27565508f2f',
     # scatter: , [label] i neighbour -> i label agg=sum (numpy)
-    'e4bdd8317a2df49496b3e7b3ef5ab22a2ca923170ca786895b766068a2326267': 'scatter_numpy_afcafaff19c6',
+    'd7256b7072d4f5071239e7c93e50075dfc9ca9ff113177b1978a30dd1d5dc63e': 'scatter_numpy_afcafaff19c6',
     # scatter: , [label] i neighbour -> i label agg=sum (torch)
-    '9acd1ee8ec0cb5117fded712ce433fd973a2360ae0ecdbd0e2933fdd459abe71': 'scatter_torch_7bf938396419',
+    '73dd4dadfb8896548f403a3f9e0bb33d873b32deedcb1bb776d6ca5ac8066ff4': 'scatter_torch_7bf938396419',
     # argmax: i label -> [label] i (numpy)
-    '426f2e7700cc630ec9d40e5ef56200fa4c0f511b78a004fedcb1e0f4209a20d6': 'argmax_numpy_1c74a9b5c4a5',
+    '3eac514f5b154b04e8f18e7510ab3e6bc603891ef5efb8d8157f344f43376917': 'argmax_numpy_1c74a9b5c4a5',
     # argmax: i label -> [label] i (torch)
-    'a9d8b29c640ff09cedfa6670457cfe1d0767deb8fa73c73f72eab58ebb6371b4': 'argmax_torch_6aa31ce5143a',
+    '00c5d4140249c35146e928bf78e49ba3d02483b5132451c1373bfbcda1b7c917': 'argmax_torch_6aa31ce5143a',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (numpy)
-    'dcf33b7e0ac411104634cc4198ed9d3fc85a41cae9f2f5800b943a01e55a2cb2': 'gather_scatter_numpy_632fbc5d7d4f',
+    'cd3819f61f9cdc3a84795f301717dfbff70f6361a777e890d7ba862dde0f421f': 'gather_scatter_numpy_632fbc5d7d4f',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (torch)
-    '77dfa7c7d0670b642bf11f1311eefac837659336b58a185a569ca73bc2c9e157': 'gather_scatter_torch_2b4a73b35acd',
+    '679ea189d9e12ba668ecea790ea85ab866fbcfb6b04bbd1e58c1aec4054b6fa1': 'gather_scatter_torch_2b4a73b35acd',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (numpy)
-    '8f5f464fdac35c602b9734233e983e3b9330f718ed7d3b7d589d157cc68ce0ad': 'gather_scatter_numpy_cfd2afbd176f',
+    '124af6800a9c5a0835ce0b4389c45669189ca7ee704b841a465066542974f93f': 'gather_scatter_numpy_cfd2afbd176f',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (torch)
-    '5bbc53fd76d0f3a29c47bc10c9e39d14c8216b55e4f0daf15eb127477c6daf7e': 'gather_scatter_torch_01a659035345',
+    'ae9694c567a6eb563d80f8c5b46ab3e1693bd0536062ed43549745ec31532aca': 'gather_scatter_torch_01a659035345',
     # argmax: v label -> [label] v (numpy)
-    'c549e63100fe4c83ae99a8ad37d25d86c9f3efc8344e9b057b50799b79332fca': 'argmax_numpy_4a8d62648f93',
+    'd2140d6e89ad1f25b3e7840536325604ab9de5895776e54f850766f0af01ca4c': 'argmax_numpy_4a8d62648f93',
     # argmax: v label -> [label] v (torch)
-    '1a1a95cf32bb7c95dfae0c31c1ae0b8bcf16c47ff038fc1a86d8436ff828103f': 'argmax_torch_9fec3346ede5',
+    '371cf167264cf868cf6fe4337145d059a09331bb818174ed5dc05736ad8c2da3': 'argmax_torch_9fec3346ede5',
     # argmax: b v label -> [label] b v (numpy)
-    '1a01c7957ca42e4d5c646b32e343b16e532c22d19569e27ee4ca8f84145af788': 'argmax_numpy_189704b6d170',
+    '896a76412ed3e282419a229e33999248db016e34372310b36b3379469e39a371': 'argmax_numpy_189704b6d170',
     # argmax: b v label -> [label] b v (torch)
-    '1ccf640bce0d43024e46d8a84c2e7de3a8bb7829fc082e7b17c0ea8d7ec3ac58': 'argmax_torch_e57dcc6606e9',
+    '01cf55186b445ad0a712f30cbf69b41163eb20c3ab6f3a464e4d7ca9199e383d': 'argmax_torch_e57dcc6606e9',
     # argmax: h w hq wq -> [h, w] hq wq (numpy)
-    '48fa1ded91729e2930074d2cb958cd3acf121996109da0f529dd1c819ed81f48': 'argmax_numpy_62a8741d2167',
+    '7684d1aec608973c63263a3a694548b19ff01645efeccb84b29ec99179fe4fbf': 'argmax_numpy_62a8741d2167',
     # argmax: h w hq wq -> [h, w] hq wq (torch)
-    'ce808d0770e8d162884e875731bd90d32331c4c98cc02e6e2f52889149fc9a94': 'argmax_torch_c3775060f50e',
+    '6b0577d552302b89293ed2b14f2b7ddfd8515e354a9963b01f157cc830f53e3d': 'argmax_torch_c3775060f50e',
     # gather: h w c, [h, w] hq wq -> hq wq c (numpy)
-    '1c3173e95c5ba2563192b1d954ac9c177f9b429a894a827788af8da83705df37': 'gather_numpy_6655caf6e933',
+    'afd322fc27e4529d412194f8857e1d281fb70b2422ca31b33ec8c4f8ee087fa0': 'gather_numpy_6655caf6e933',
     # gather: h w c, [h, w] hq wq -> hq wq c (torch)
-    '09a7db641efa2bbbf9e1197451673f918f50364e1dc19822086e459d852147b4': 'gather_torch_056b2845efd0',
+    '2c13f312354d8138f569427b0baa0c32fbec65802152c759cc60b40ca50e7616': 'gather_torch_056b2845efd0',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (numpy)
-    '5894097ae26863d3e964d53a66cbd8a3b9ae24f48afcce42891a27a540bccaa6': 'scatter_numpy_341f0c14c52b',
+    '4573e1bcbb40c6e1ab51e2a4c524a22fe173d2c58b9567352945f3bdc240a61d': 'scatter_numpy_341f0c14c52b',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (torch)
-    '4cc484c39328cfad9c343cb88590eef075e33ca467c0f3cdd89ea1fb6dc338d8': 'scatter_torch_0c86b94049ba',
+    'c490e1de752b8dc81675ddcd4d6534b3c7793b87061afa25559a31f7274654db': 'scatter_torch_0c86b94049ba',
     # argmax: dh dw -> [dh, dw] (numpy)
-    '2c2ec3e84a9e043ce23b9de27f3d187dc5bb38e1a41f6561d939d0045549678c': 'argmax_numpy_fd8e25cb3817',
+    '67349251482f624f0632278f29c9f8bfc40af45301daf5666cf8369170369987': 'argmax_numpy_fd8e25cb3817',
     # argmax: dh dw -> [dh, dw] (torch)
-    'e5d32093d7e27893133c94170378a0162a48fcc256180a204838cc9c955e47f4': 'argmax_torch_7b1487dd0f81',
+    '84d6ea3fa3e286568a9ee0743cdcb955a93942f1cb65757f2ff2568cbdb157bb': 'argmax_torch_7b1487dd0f81',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (numpy)
-    'b11f511555081b96e1ff8a5d90056092197860d7d2019bf27ad69b8f9dbc374d': 'gather_numpy_de478fdaac00',
+    '74458e4dfbe797e0247a8fc538c5d0895b7fd723cee480773b5ad8b581ae126c': 'gather_numpy_de478fdaac00',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (torch)
-    'bacd9fb081b28ad85418af7668dc18dd950de070a676d14f6bb81c5fb3b8b57d': 'gather_torch_af6cab371515',
+    '172c4eb2ba577c4ce36d5dc2c0636b8d899229bd93a249e4ef775e69b540ff55': 'gather_torch_af6cab371515',
     # gather: stock row, [row] year month -> stock year month (numpy)
-    'caabb01848007ceb3c2261c794483ad993b78ea82125b6553c412785fe8dce06': 'gather_numpy_88a66c2b3570',
+    '57716ded1525153520e883f4703b50b1fcfb83dafb637881b68a5729e9279f04': 'gather_numpy_88a66c2b3570',
     # gather: stock row, [row] year month -> stock year month (torch)
-    'a42012eed3b06ba72ede688ca85323dab484ac2799b566c0832e5f068258a7cb': 'gather_torch_22a574d5b80b',
+    '0a341404b65d534e73507a78aafb5ff0fb2a5c4c17d9b2e3b2ba2a57106ab8aa': 'gather_torch_22a574d5b80b',
     # argmax: stock year month -> [year, month] stock (numpy)
-    '6b17a759db3f7efddeef7d0575a1432a3c8b777ca061329b208979cf117cb8b3': 'argmax_numpy_9946a3c26778',
+    '25a81e1183c1cb7be597a7727a34672589315d8b7ebc197445f97fc9e024cd9d': 'argmax_numpy_9946a3c26778',
     # argmax: stock year month -> [year, month] stock (torch)
-    'd9dc8f87ab4b2d2fd9604dae5eddff0cc44fe413c73d7c0d66fb7623e25a7285': 'argmax_torch_f532dbdfc9e3',
+    'ccf8f46470304aa815b8b381cb501b60f2e54a57c2c7480c97e60f20d891bbcb': 'argmax_torch_f532dbdfc9e3',
     # gather: stock year month, [year, month] stock -> stock (numpy)
-    '14ded455b014d8232db6bcd5089cce06f2c8f307d3f9a4f56b643e089a84a21c': 'gather_numpy_d3d7b0c91b80',
+    'df424116c189613bdf4c01fe5e52974038fb3be4df7715bbf5759b0b88475339': 'gather_numpy_d3d7b0c91b80',
     # gather: stock year month, [year, month] stock -> stock (torch)
-    '9b7c7d1cd36069738bd4305f346a5cdc9e12d30ced023c93273574d8113bf23d': 'gather_torch_b3e7d3da5e5d',
+    'f65c770400039985a3ef44115f7591f2d03024fbc26958285318e94786c37a3e': 'gather_torch_b3e7d3da5e5d',
     # argsort: stock year month -> [month] stock year order order_axis=order (numpy)
-    '873ef3714ce337dc1e9f99fa13ca9487794cf736ccf48617e1cfd65000cc1937': 'argsort_numpy_a066ed493df1',
+    '03f76315658310ec0637f3e9ca8a27aea0d47c6331424f621c43d15a86ba0669': 'argsort_numpy_a066ed493df1',
     # argsort: stock year month -> [month] stock year order order_axis=order (torch)
-    'f09322893506e235ae658375acd75c941fcfae23f7af3834503b3b8f3e7ec00e': 'argsort_torch_55c5680c8bf8',
+    '023b9fde7ed7a747f83717764c97d52e1c7ec71f9275a9abe92f4dc711df143f': 'argsort_torch_55c5680c8bf8',
     # gather: stock year month, [month] stock year rank -> stock year rank (numpy)
-    '7f14c2d11938a639bb26289ca8089543d2c418389f99fc14155ff7b278f584e7': 'gather_numpy_43dc338ce3c6',
+    'd6af97256f52652a71ff5733ee5be690bf5218f8b9ee29fcf98cec85d7bbb9b2': 'gather_numpy_43dc338ce3c6',
     # gather: stock year month, [month] stock year rank -> stock year rank (torch)
-    'a994a121ac7d02d017af7727d44241ef13fc4fc47943cf6ba5ddc1cbdf42ea7d': 'gather_torch_c4aeef90a07a',
+    'ba7f4e32ebcb4b1d398d7af83a510df5cfeb6dc6956ad9701b97aad3cfa4598c': 'gather_torch_c4aeef90a07a',
     # gather: stock row, [row] year month -> stock year agg=sum (numpy)
-    'c4dda9bfd328804edaa85c382e8a85531485fb492bf7f8ede29ca7d66824889b': 'gather_numpy_fcc49ce259a5',
+    '446dc9b4adc26769630a443fce9cbac72d3255d3514987661f0d5aae54069ee3': 'gather_numpy_fcc49ce259a5',
     # gather: stock row, [row] year month -> stock year agg=sum (torch)
-    'b70d458d69ab2c5c13edba120f6bee2f0d17f2a3ef832590a2f8e478e51ac293': 'gather_torch_56a8c1304a47',
+    '7a5f6cb97225e22684384c4637f51b429fd0d5fc814ccd871c0c4672869f910c': 'gather_torch_56a8c1304a47',
     # gather: stock row, [row] year month -> stock year agg=max (numpy)
-    '1e5dc44d3a93b357119cde370038163b8de0ae1b6871307af4dd7c4fa9505cf3': 'gather_numpy_d8f860e556ff',
+    '66db565b12a5af9be7d5964eeae6cbe3fb6ba09515cc849d8add75fc8f5f26e1': 'gather_numpy_d8f860e556ff',
     # gather: stock row, [row] year month -> stock year agg=max (torch)
-    'a6c4f541ca7e8e0b266664988cdb9764455b48ba509312afc54ec6dea29ac384': 'gather_torch_3a9dfd285ccc',
+    '9f6e19395e59243b883aaa938e1e66cef901146fbda017b80c769151b702c340': 'gather_torch_3a9dfd285ccc',
     # scatter: , [year, _month] stock -> year agg=sum (numpy)
-    '69a6f549d7ddf2fb7b8109798477ca05c6e060393487348eac68c662275a5cef': 'scatter_numpy_c97487ad3256',
+    '8ed7f0bf79ad9ed71dbf76db5019180b6672376a686ade940bd9f62b5681f912': 'scatter_numpy_c97487ad3256',
     # scatter: , [year, _month] stock -> year agg=sum (torch)
-    '5ccc958ed162697726ffe7e9d9c0bf3bf596b042e9b3b6ea64125c67301ce580': 'scatter_torch_0428180e2741',
+    '2f282d4531c487cd3d487834c8beb9fff5dc984a6a30f1f454b919619a550813': 'scatter_torch_0428180e2741',
 }
