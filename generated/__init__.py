@@ -5,109 +5,109 @@ Regenerate with `eindex-gen examples/patterns.txt -o <this folder>`; use with
 """
 
 COMPILER_VERSION = '0.1.0'
-COMPILER_FINGERPRINT = '25435ec257ed2d38fd7dbd44d731bf402320801f3f27bc195fb85f678ed1a90a'
+COMPILER_FINGERPRINT = 'c995a6558fe49150b7d7118a90e656b48c780a7fd514fc82fb368d09bf73e90a'
 PATTERNS_FILE = 'examples/patterns.txt'
 
 # cache key -> module of this package
 MODULES = {
     # argmin: cluster i -> [cluster] i (numpy)
-    'bb9022f01848f1556b3dab8b7ed398bb951a6112006c67315b692bf61000f41f': 'argmin_numpy_5e060ad0e3c8',
+    '989efb563eb2de66be2ed1e6ddbabea7adfe2eeca46952e7ad808bd01e43de25': 'argmin_numpy_5e060ad0e3c8',
     # argmin: cluster i -> [cluster] i (torch)
-    'c4d21d026338b4dbf6f9bf0141861577270a643f3965386b5616a8139bb1e67d': 'argmin_torch_7b9e83ef1d05',
+    '692da091185c44bd763f3fb31d7f22cbcff9f256191c48055f31a89a66922390': 'argmin_torch_7b9e83ef1d05',
     # scatter: i c, [cluster] i -> cluster c agg=mean (numpy)
-    '45bcd38649832d63cede7f45d23ed3bd7cc94acf948729aa0c63f404a19cbaef': 'scatter_numpy_73726ac17962',
+    '3c434def5209e17dbb64166df12c1d7115d724f448c65fccf60a9b8d62575a36': 'scatter_numpy_73726ac17962',
     # scatter: i c, [cluster] i -> cluster c agg=mean (torch)
-    '63767d7af1ea5bc7ec1414133b4a8bc62c49aceb1f46d1ad8090a07d8c13365e': 'scatter_torch_5cdd4a4985d3',
+    'db14a13d69e02df76c35da1940b4cb197b379e5030f6c836920d9987d6e8376d': 'scatter_torch_5cdd4a4985d3',
     # scatter: , [cluster] i -> cluster agg=sum (numpy)
-    '7e99884c099f0a21b671425ab168390f515088e7ed50114702a46c9cad158317': 'scatter_numpy_7a111f6a379e',
+    '3297f25b8572d6d26b0b3fed68f3e3ca723fd7d1e241e0ac2dd2385844985fcf': 'scatter_numpy_7a111f6a379e',
     # scatter: , [cluster] i -> cluster agg=sum (torch)
-    'e0f32eca9874b4406da22b74529f2ef3da4ff565122af777aa82f0ed8addaa5d': 'scatter_torch_8e3763f5177c',
+    '34ea9ce8ad35ec02f7007d5f728bc093dc797f12650997ff7b6b9633cf0f88de': 'scatter_torch_8e3763f5177c',
     # scatter: , [cluster, label] i -> cluster label agg=sum (numpy)
-    '24876c87535a02f9b1cfb03d48edfbf6a658517d92d08d409c012ff7a13996ac': 'scatter_numpy_6dd84f0acd38',
+    'b7299063a5db355ab49b7260487aae30c6fe05499f63e0da006515b79bbe30a0': 'scatter_numpy_6dd84f0acd38',
     # scatter: , [cluster, label] i -> cluster label agg=sum (torch)
-    'dc6ddc8ba4af2de0fa32522f027c16a43344deb1683ba619e1a93eab3274c8e0': 'scatter_torch_e79731d81e79',
+    '681598c874858e64385a12443398a297dcdd391d8338511fb4b19546bc8fd5d8': 'scatter_torch_e79731d81e79',
     # argsort: i j -> [j] i order order_axis=order (numpy)
-    '5b07d8cdf180423ac5c3eba79e0473b1f06343b95f874d6af6e8c2d404d693e6': 'argsort_numpy_6bef5c964051',
+    'decd8408bf39fbefd474a4049f5921910fafabad93a6d0ca66737fcc2e9e0c3a': 'argsort_numpy_6bef5c964051',
     # argsort: i j -> [j] i order order_axis=order (torch)
-    '76af5b76fc531218b7f51c419b640abcff74b17572bce40bb87ad4119aa06ecd': 'argsort_torch_43844a369a2d',
+    '83922fb653a01cf545e8051eb64ff1774b7f4844412a26aa0199376553384e6d': 'argsort_torch_43844a369a2d',
     # gather: j, [j] i neighbour -> i neighbour (numpy)
-    '335dee7533956da7ce396f5acd53b02b879a24b248fd28cf4e57cf29a1600a92': 'gather_numpy_36011ca14cc2',
+    'c5bdbdcf30f9ee5143e98c7b87c494de7d0d557b3c6873db0b5c12a132a43f58': 'gather_numpy_36011ca14cc2',
     # gather: j, [j] i neighbour -> i neighbour (torch)
-    'c74d971b2622f13fcc0a92c7068534fb22bb477a6ae1e96c99209906038e6bf4': 'gather_torch_b27565508f2f',
+    '1f589dd9fc139bb04209e722acb5273adee97185cefed12787c89e864f314769': 'gather_torch_b27565508f2f',
     # scatter: , [label] i neighbour -> i label agg=sum (numpy)
-    'd7256b7072d4f5071239e7c93e50075dfc9ca9ff113177b1978a30dd1d5dc63e': 'scatter_numpy_afcafaff19c6',
+    '9ae56b066d0a68e5b8223404ab059f320c008013abe3a44d982d6209212924f4': 'scatter_numpy_afcafaff19c6',
     # scatter: , [label] i neighbour -> i label agg=sum (torch)
-    '73dd4dadfb8896548f403a3f9e0bb33d873b32deedcb1bb776d6ca5ac8066ff4': 'scatter_torch_7bf938396419',
+    '0b90397e158973982a759ff26e17d8ea036d02ad522c5def65d4010540b80269': 'scatter_torch_7bf938396419',
     # argmax: i label -> [label] i (numpy)
-    '3eac514f5b154b04e8f18e7510ab3e6bc603891ef5efb8d8157f344f43376917': 'argmax_numpy_1c74a9b5c4a5',
+    '34d274c2e02768bacd19bbe1ebfac78db5e97faa90d16dc719a7c55a6444f199': 'argmax_numpy_1c74a9b5c4a5',
     # argmax: i label -> [label] i (torch)
-    '00c5d4140249c35146e928bf78e49ba3d02483b5132451c1373bfbcda1b7c917': 'argmax_torch_6aa31ce5143a',
+    '256ce7710879777605df6d94512a2182350e548095e2ec4c1ffe39c5ba1d843c': 'argmax_torch_6aa31ce5143a',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (numpy)
-    'cd3819f61f9cdc3a84795f301717dfbff70f6361a777e890d7ba862dde0f421f': 'gather_scatter_numpy_632fbc5d7d4f',
+    'eec3e8a79f486273dbdf9014d5fbc2d42657957d2cb337c1d5a022840aecb848': 'gather_scatter_numpy_632fbc5d7d4f',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (torch)
-    '679ea189d9e12ba668ecea790ea85ab866fbcfb6b04bbd1e58c1aec4054b6fa1': 'gather_scatter_torch_2b4a73b35acd',
+    '363357094165d5b9c0317381dadffce1df3a94f11e73f78dd25e042128df4d08': 'gather_scatter_torch_2b4a73b35acd',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (numpy)
-    '124af6800a9c5a0835ce0b4389c45669189ca7ee704b841a465066542974f93f': 'gather_scatter_numpy_cfd2afbd176f',
+    '7bae4f42da69d8bd8e9eeb7341e44d8e9f9cc668be9590a16408cacc2bca7ce2': 'gather_scatter_numpy_cfd2afbd176f',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (torch)
-    'ae9694c567a6eb563d80f8c5b46ab3e1693bd0536062ed43549745ec31532aca': 'gather_scatter_torch_01a659035345',
+    'ecb426124d3fd115ff9c1eb6d5dae42826b35b793e638f035e4dd8c25d058575': 'gather_scatter_torch_01a659035345',
     # argmax: v label -> [label] v (numpy)
-    'd2140d6e89ad1f25b3e7840536325604ab9de5895776e54f850766f0af01ca4c': 'argmax_numpy_4a8d62648f93',
+    '9413132c5bb9c734757532d3f5fcdcbaab4a012b2d34c46aef0ed908f13a8b3f': 'argmax_numpy_4a8d62648f93',
     # argmax: v label -> [label] v (torch)
-    '371cf167264cf868cf6fe4337145d059a09331bb818174ed5dc05736ad8c2da3': 'argmax_torch_9fec3346ede5',
+    '0581142e29593505c415c26f02600a50ea1bac8c8a39e2ccd0bead07283620a5': 'argmax_torch_9fec3346ede5',
     # argmax: b v label -> [label] b v (numpy)
-    '896a76412ed3e282419a229e33999248db016e34372310b36b3379469e39a371': 'argmax_numpy_189704b6d170',
+    'ca13bde8164148429b1dea80d9a69c35e80867aac04a8d0f0370379d43e8b828': 'argmax_numpy_189704b6d170',
     # argmax: b v label -> [label] b v (torch)
-    '01cf55186b445ad0a712f30cbf69b41163eb20c3ab6f3a464e4d7ca9199e383d': 'argmax_torch_e57dcc6606e9',
+    '8b09119edafd89e4ea6bd87de95253b4749b0f8232b2284dc7d5d0136ee24c11': 'argmax_torch_e57dcc6606e9',
     # argmax: h w hq wq -> [h, w] hq wq (numpy)
-    '7684d1aec608973c63263a3a694548b19ff01645efeccb84b29ec99179fe4fbf': 'argmax_numpy_62a8741d2167',
+    'cd6e7c15204b8731489dd4d2d6542de095b2f48b24fb13d4c485d5f5645b2946': 'argmax_numpy_62a8741d2167',
     # argmax: h w hq wq -> [h, w] hq wq (torch)
-    '6b0577d552302b89293ed2b14f2b7ddfd8515e354a9963b01f157cc830f53e3d': 'argmax_torch_c3775060f50e',
+    '109b6812809c03c4992125f7ebb6b81f38201b03dd18057e921efa5044a0b325': 'argmax_torch_c3775060f50e',
     # gather: h w c, [h, w] hq wq -> hq wq c (numpy)
-    'afd322fc27e4529d412194f8857e1d281fb70b2422ca31b33ec8c4f8ee087fa0': 'gather_numpy_6655caf6e933',
+    'f9929196d932d407333cd560b56358ffbafe2485b94b152046a67819ff8f42c4': 'gather_numpy_6655caf6e933',
     # gather: h w c, [h, w] hq wq -> hq wq c (torch)
-    '2c13f312354d8138f569427b0baa0c32fbec65802152c759cc60b40ca50e7616': 'gather_torch_056b2845efd0',
+    '41d55634bb96b527ad1414e6bd0a27fa6505c45dda07c633161433f44ff39912': 'gather_torch_056b2845efd0',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (numpy)
-    '4573e1bcbb40c6e1ab51e2a4c524a22fe173d2c58b9567352945f3bdc240a61d': 'scatter_numpy_341f0c14c52b',
+    '3c09c54332373d119190eca10cadf17e4000266325a22a82550851f97d838bc9': 'scatter_numpy_341f0c14c52b',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (torch)
-    'c490e1de752b8dc81675ddcd4d6534b3c7793b87061afa25559a31f7274654db': 'scatter_torch_0c86b94049ba',
+    'd9a23b9c06f3dd7667856d43a47ac77eb17bbe14a19cd5c7160a0184220d5c52': 'scatter_torch_0c86b94049ba',
     # argmax: dh dw -> [dh, dw] (numpy)
-    '67349251482f624f0632278f29c9f8bfc40af45301daf5666cf8369170369987': 'argmax_numpy_fd8e25cb3817',
+    '0b2d6afc57f457d35ea0c6b6d8c98ce2135f35c1d95394be39ff4a661660b9b6': 'argmax_numpy_fd8e25cb3817',
     # argmax: dh dw -> [dh, dw] (torch)
-    '84d6ea3fa3e286568a9ee0743cdcb955a93942f1cb65757f2ff2568cbdb157bb': 'argmax_torch_7b1487dd0f81',
+    '8c174e2cbed82d346ecb385fb15165ab04bcecde54f3d6e083b24ad2ffa53309': 'argmax_torch_7b1487dd0f81',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (numpy)
-    '74458e4dfbe797e0247a8fc538c5d0895b7fd723cee480773b5ad8b581ae126c': 'gather_numpy_de478fdaac00',
+    'f775b9664a4dd909b5fb2aadd7a96ac1524b45bb8378c118e18175a9e74d172e': 'gather_numpy_de478fdaac00',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (torch)
-    '172c4eb2ba577c4ce36d5dc2c0636b8d899229bd93a249e4ef775e69b540ff55': 'gather_torch_af6cab371515',
+    'c4fb5221e0e7f124f309a194df50045fae208dfa0e3667024a3cf10ec384f270': 'gather_torch_af6cab371515',
     # gather: stock row, [row] year month -> stock year month (numpy)
-    '57716ded1525153520e883f4703b50b1fcfb83dafb637881b68a5729e9279f04': 'gather_numpy_88a66c2b3570',
+    'd8fda77f851e9b56965a20e5608519d10c7b4e8f74d87389be8b14f6da89ae1c': 'gather_numpy_88a66c2b3570',
     # gather: stock row, [row] year month -> stock year month (torch)
-    '0a341404b65d534e73507a78aafb5ff0fb2a5c4c17d9b2e3b2ba2a57106ab8aa': 'gather_torch_22a574d5b80b',
+    '929a50524e469819687af61dcaec0f328acda9c85d76dbe1dac34ff70ea76c70': 'gather_torch_22a574d5b80b',
     # argmax: stock year month -> [year, month] stock (numpy)
-    '25a81e1183c1cb7be597a7727a34672589315d8b7ebc197445f97fc9e024cd9d': 'argmax_numpy_9946a3c26778',
+    'a5508c50e6b982b565f204d2957c08f28a7c91a3e445c7b4afe8059df7941918': 'argmax_numpy_9946a3c26778',
     # argmax: stock year month -> [year, month] stock (torch)
-    'ccf8f46470304aa815b8b381cb501b60f2e54a57c2c7480c97e60f20d891bbcb': 'argmax_torch_f532dbdfc9e3',
+    '4c95d6ec96d605443babd1608a4d79d7e3233006420a8c0dfa182ee2e5072f4a': 'argmax_torch_f532dbdfc9e3',
     # gather: stock year month, [year, month] stock -> stock (numpy)
-    'df424116c189613bdf4c01fe5e52974038fb3be4df7715bbf5759b0b88475339': 'gather_numpy_d3d7b0c91b80',
+    '191c98b5f6ae58fb4d596c5ab7a1f5e7ca12c9d2c34c29444bb34cd463c1ff12': 'gather_numpy_d3d7b0c91b80',
     # gather: stock year month, [year, month] stock -> stock (torch)
-    'f65c770400039985a3ef44115f7591f2d03024fbc26958285318e94786c37a3e': 'gather_torch_b3e7d3da5e5d',
+    'b1dd70785b09477e047bc36f0845e2f05ef9539072d2088c19e3d3e3cb8a2290': 'gather_torch_b3e7d3da5e5d',
     # argsort: stock year month -> [month] stock year order order_axis=order (numpy)
-    '03f76315658310ec0637f3e9ca8a27aea0d47c6331424f621c43d15a86ba0669': 'argsort_numpy_a066ed493df1',
+    '9a69c3b52825c53a00ae0273fbf4ec35a160e74e767582a6393671051b09f36d': 'argsort_numpy_a066ed493df1',
     # argsort: stock year month -> [month] stock year order order_axis=order (torch)
-    '023b9fde7ed7a747f83717764c97d52e1c7ec71f9275a9abe92f4dc711df143f': 'argsort_torch_55c5680c8bf8',
+    'efb47b66d806bb77ad26ac6915862489d4c91c5ce9ff80084de5f1501c2fc17b': 'argsort_torch_55c5680c8bf8',
     # gather: stock year month, [month] stock year rank -> stock year rank (numpy)
-    'd6af97256f52652a71ff5733ee5be690bf5218f8b9ee29fcf98cec85d7bbb9b2': 'gather_numpy_43dc338ce3c6',
+    'cd2ae67d8553d31aae08b204b9d5b15fff7fe64ead37c7882d9043135311e63d': 'gather_numpy_43dc338ce3c6',
     # gather: stock year month, [month] stock year rank -> stock year rank (torch)
-    'ba7f4e32ebcb4b1d398d7af83a510df5cfeb6dc6956ad9701b97aad3cfa4598c': 'gather_torch_c4aeef90a07a',
+    '9fc18c97c090c40d471b75f19a7ac747f0ac46a5c75601cf7fbe5111ec8fcba3': 'gather_torch_c4aeef90a07a',
     # gather: stock row, [row] year month -> stock year agg=sum (numpy)
-    '446dc9b4adc26769630a443fce9cbac72d3255d3514987661f0d5aae54069ee3': 'gather_numpy_fcc49ce259a5',
+    'f8e5cf3632b0cbb036b546ce8c6fd4bf3ee1080fbebcc853a1c496cc6cdebed9': 'gather_numpy_fcc49ce259a5',
     # gather: stock row, [row] year month -> stock year agg=sum (torch)
-    '7a5f6cb97225e22684384c4637f51b429fd0d5fc814ccd871c0c4672869f910c': 'gather_torch_56a8c1304a47',
+    '064c9e88d99c54c1f2f0c5b978c139dbfbb826731bebbc5d32ab7114e617eb56': 'gather_torch_56a8c1304a47',
     # gather: stock row, [row] year month -> stock year agg=max (numpy)
-    '66db565b12a5af9be7d5964eeae6cbe3fb6ba09515cc849d8add75fc8f5f26e1': 'gather_numpy_d8f860e556ff',
+    'abe9d26430873a6500adcf985b684523a16d60c3f0a2d6546b6435615e007bc4': 'gather_numpy_d8f860e556ff',
     # gather: stock row, [row] year month -> stock year agg=max (torch)
-    '9f6e19395e59243b883aaa938e1e66cef901146fbda017b80c769151b702c340': 'gather_torch_3a9dfd285ccc',
+    'e5af55398c40b6301bc2305f75ffe6552b40c656475a45761b150bec6e54bc17': 'gather_torch_3a9dfd285ccc',
     # scatter: , [year, _month] stock -> year agg=sum (numpy)
-    '8ed7f0bf79ad9ed71dbf76db5019180b6672376a686ade940bd9f62b5681f912': 'scatter_numpy_c97487ad3256',
+    '7398ec9aef40e28df8f99154998cb042b9c76dca44b8a585273dd6ba9a5f26cf': 'scatter_numpy_c97487ad3256',
     # scatter: , [year, _month] stock -> year agg=sum (torch)
-    '2f282d4531c487cd3d487834c8beb9fff5dc984a6a30f1f454b919619a550813': 'scatter_torch_0428180e2741',
+    'e92e3590fe0aadd9d447f8d3305dc0bcb34aca978b8e4e29e6bb1a35d20f35d5': 'scatter_torch_0428180e2741',
 }
