@@ -212,9 +212,11 @@ class _IndexPlanner:
 
         rows = [row_var(name) if not name.startswith("_") else "_" for name in self.brackets]
         bracket_text = ", ".join(self.brackets)
-        self._add("index_rows", rows + ["index_shape"], ("ind",), f"[{bracket_text}] {_spaced(self.index)}".rstrip(),
+        self._add("index_rows", ["rows"] + rows + ["index_shape"], ("ind",),
+                  f"[{bracket_text}] {_spaced(self.index)}".rstrip(),
                   f"Index rows [{bracket_text}] as int64, broadcast to one shape: {_spaced(self.index) or '0-d'}.",
-                  names=tuple(self.brackets), index_axes=tuple(self.index))
+                  names=tuple(self.brackets), index_axes=tuple(self.index),
+                  unpacked=tuple((position, row) for position, row in enumerate(rows) if row != "_"))
 
         checks = [(dim, name, size_var(name)) for dim, name in enumerate(self.index)
                   if self.roles.size_source[name] == "array"]
@@ -241,9 +243,11 @@ class _IndexPlanner:
                       known=known, needed=needed)
 
     def _bounds_check(self):
-        rows = tuple((row_var(name), size_var(name), name) for name in self.indexed)
-        self._add("bounds_check", (), [name for row, size, _ in rows for name in (row, size)], "",
-                  "Every coordinate must lie inside its own axis, checked before flattening.", rows=rows)
+        # One call checks every row, so that a stacked index is reduced once (see check_bounds).
+        sizes = tuple("None" if name.startswith("_") else size_var(name) for name in self.brackets)
+        self._add("bounds_check", (), ["rows"] + [size for size in sizes if size != "None"], "",
+                  "Every coordinate must lie inside its own axis, checked before flattening.",
+                  sizes=sizes, names=tuple(self.brackets))
 
     def _offset_terms(self, axes, frame):
         terms = []

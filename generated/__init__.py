@@ -5,109 +5,109 @@ Regenerate with `eindex-gen examples/patterns.txt -o <this folder>`; use with
 """
 
 COMPILER_VERSION = '0.1.0'
-COMPILER_FINGERPRINT = 'c995a6558fe49150b7d7118a90e656b48c780a7fd514fc82fb368d09bf73e90a'
+COMPILER_FINGERPRINT = 'a008adb4d88c1b67947ed6362742f06413725aed2186077436bcc18fbcdbbe7b'
 PATTERNS_FILE = 'examples/patterns.txt'
 
 # cache key -> module of this package
 MODULES = {
     # argmin: cluster i -> [cluster] i (numpy)
-    '989efb563eb2de66be2ed1e6ddbabea7adfe2eeca46952e7ad808bd01e43de25': 'argmin_numpy_5e060ad0e3c8',
+    'f9abc5e45e19868e762034456f528e23b8326c390ace01d94b37ca81a0b7a579': 'argmin_numpy_5e060ad0e3c8',
     # argmin: cluster i -> [cluster] i (torch)
-    '692da091185c44bd763f3fb31d7f22cbcff9f256191c48055f31a89a66922390': 'argmin_torch_7b9e83ef1d05',
+    'eda06499b8b73110bc83690c87e478992640acb44d9ff2342ea39de2c52dac20': 'argmin_torch_7b9e83ef1d05',
     # scatter: i c, [cluster] i -> cluster c agg=mean (numpy)
-    '3c434def5209e17dbb64166df12c1d7115d724f448c65fccf60a9b8d62575a36': 'scatter_numpy_73726ac17962',
+    '3f46eefdd9a140919a4af70d9ebd5bf71f66e9cdac3222f95768b92772b853a9': 'scatter_numpy_73726ac17962',
     # scatter: i c, [cluster] i -> cluster c agg=mean (torch)
-    'db14a13d69e02df76c35da1940b4cb197b379e5030f6c836920d9987d6e8376d': 'scatter_torch_5cdd4a4985d3',
+    '25fd3e9c63925b7bed2f36e2f404ce93519195d5f2a3c33a765b0a16d19a713a': 'scatter_torch_5cdd4a4985d3',
     # scatter: , [cluster] i -> cluster agg=sum (numpy)
-    '3297f25b8572d6d26b0b3fed68f3e3ca723fd7d1e241e0ac2dd2385844985fcf': 'scatter_numpy_7a111f6a379e',
+    '4b3d99278eb0c753e1dcbbf02c755d64c66e6eff3431d6acd7850303b31f8114': 'scatter_numpy_7a111f6a379e',
     # scatter: , [cluster] i -> cluster agg=sum (torch)
-    '34ea9ce8ad35ec02f7007d5f728bc093dc797f12650997ff7b6b9633cf0f88de': 'scatter_torch_8e3763f5177c',
+    'd9abc1d06718f9104b392edcf61f51c72369c632e98963836e64251f32ff153e': 'scatter_torch_8e3763f5177c',
     # scatter: , [cluster, label] i -> cluster label agg=sum (numpy)
-    'b7299063a5db355ab49b7260487aae30c6fe05499f63e0da006515b79bbe30a0': 'scatter_numpy_6dd84f0acd38',
+    '76d5c41a17517d55b045a61682859941d01aa7a5a8f1d3d934ecb5477c61208c': 'scatter_numpy_6dd84f0acd38',
     # scatter: , [cluster, label] i -> cluster label agg=sum (torch)
-    '681598c874858e64385a12443398a297dcdd391d8338511fb4b19546bc8fd5d8': 'scatter_torch_e79731d81e79',
+    '71cbde05156f692b71739b81b65823717a599edd354ce6902b50699585db4ab7': 'scatter_torch_e79731d81e79',
     # argsort: i j -> [j] i order order_axis=order (numpy)
-    'decd8408bf39fbefd474a4049f5921910fafabad93a6d0ca66737fcc2e9e0c3a': 'argsort_numpy_6bef5c964051',
+    'f61b184375621119d1a9383d81baff1fc9d3088181eea1ae6e854149c4b65557': 'argsort_numpy_6bef5c964051',
     # argsort: i j -> [j] i order order_axis=order (torch)
-    '83922fb653a01cf545e8051eb64ff1774b7f4844412a26aa0199376553384e6d': 'argsort_torch_43844a369a2d',
+    '670bdf22746def24dfca5908e9e03b35acae52fc3a8b5afeff5a7fcaed170488': 'argsort_torch_43844a369a2d',
     # gather: j, [j] i neighbour -> i neighbour (numpy)
-    'c5bdbdcf30f9ee5143e98c7b87c494de7d0d557b3c6873db0b5c12a132a43f58': 'gather_numpy_36011ca14cc2',
+    'd727295d79396ee46a197d5d59ee360b7c1dad26cf52321774ffca4041b36855': 'gather_numpy_36011ca14cc2',
     # gather: j, [j] i neighbour -> i neighbour (torch)
-    '1f589dd9fc139bb04209e722acb5273adee97185cefed12787c89e864f314769': 'gather_torch_b27565508f2f',
+    'bf556aa56c5227e2a561bb90e74aeddf0d2ba1c6b618ac7392ef5b639af45ecd': 'gather_torch_b27565508f2f',
     # scatter: , [label] i neighbour -> i label agg=sum (numpy)
-    '9ae56b066d0a68e5b8223404ab059f320c008013abe3a44d982d6209212924f4': 'scatter_numpy_afcafaff19c6',
+    '25ac378dbfad0c9814791cd6ecaf850e6b5d546ce50e466a765c98e0b2f67f12': 'scatter_numpy_afcafaff19c6',
     # scatter: , [label] i neighbour -> i label agg=sum (torch)
-    '0b90397e158973982a759ff26e17d8ea036d02ad522c5def65d4010540b80269': 'scatter_torch_7bf938396419',
+    'f68279a4be1026d5dd346832d022aeb56e76fe7575ef05e5e4d8b3984c43642e': 'scatter_torch_7bf938396419',
     # argmax: i label -> [label] i (numpy)
-    '34d274c2e02768bacd19bbe1ebfac78db5e97faa90d16dc719a7c55a6444f199': 'argmax_numpy_1c74a9b5c4a5',
+    'e15ddce22ff695e3a16e4e690146ace6fd3344ff3bef0d67bfe46f85c158fbe6': 'argmax_numpy_1c74a9b5c4a5',
     # argmax: i label -> [label] i (torch)
-    '256ce7710879777605df6d94512a2182350e548095e2ec4c1ffe39c5ba1d843c': 'argmax_torch_6aa31ce5143a',
+    '159b21b43271a20591d11273a1d0c3a7e815c92bfc32ab5864222814b015dccf': 'argmax_torch_6aa31ce5143a',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (numpy)
-    'eec3e8a79f486273dbdf9014d5fbc2d42657957d2cb337c1d5a022840aecb848': 'gather_scatter_numpy_632fbc5d7d4f',
+    '74ad6c532be2b75de1dcaaa2c0ac244c2944fe5b59e1976d58d01826b0f4bd64': 'gather_scatter_numpy_632fbc5d7d4f',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (torch)
-    '363357094165d5b9c0317381dadffce1df3a94f11e73f78dd25e042128df4d08': 'gather_scatter_torch_2b4a73b35acd',
+    'a693712f574f5f9e550f1aa1fbab94661b89d5c8a01a998e75b276407b507a91': 'gather_scatter_torch_2b4a73b35acd',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (numpy)
-    '7bae4f42da69d8bd8e9eeb7341e44d8e9f9cc668be9590a16408cacc2bca7ce2': 'gather_scatter_numpy_cfd2afbd176f',
+    '4e8d24cc8590aceb4f0de6ea2cbda60218f1b1434e0b0808d960b66c1b085a50': 'gather_scatter_numpy_cfd2afbd176f',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (torch)
-    'ecb426124d3fd115ff9c1eb6d5dae42826b35b793e638f035e4dd8c25d058575': 'gather_scatter_torch_01a659035345',
+    '4b434dfc8e8b0ff71fbd31c425b4aff9ae55717a3bf0e50834198979f2f851bd': 'gather_scatter_torch_01a659035345',
     # argmax: v label -> [label] v (numpy)
-    '9413132c5bb9c734757532d3f5fcdcbaab4a012b2d34c46aef0ed908f13a8b3f': 'argmax_numpy_4a8d62648f93',
+    '9e092d213d65e357b9a402593229cbcf61c073e68e3a793d91c8bfa92d7ad90b': 'argmax_numpy_4a8d62648f93',
     # argmax: v label -> [label] v (torch)
-    '0581142e29593505c415c26f02600a50ea1bac8c8a39e2ccd0bead07283620a5': 'argmax_torch_9fec3346ede5',
+    'f0c4d2f9fe6b7b2d74682c82d8a18bab061876fbb95af23828c695e721c2dc7f': 'argmax_torch_9fec3346ede5',
     # argmax: b v label -> [label] b v (numpy)
-    'ca13bde8164148429b1dea80d9a69c35e80867aac04a8d0f0370379d43e8b828': 'argmax_numpy_189704b6d170',
+    '8564aece8f744a05f8b657e41e71257c3dbaf7d145767cb8d32a7608408e0274': 'argmax_numpy_189704b6d170',
     # argmax: b v label -> [label] b v (torch)
-    '8b09119edafd89e4ea6bd87de95253b4749b0f8232b2284dc7d5d0136ee24c11': 'argmax_torch_e57dcc6606e9',
+    'fd9028cac11bc7154c11dbdcddf15ff153b8ce6544429cbd965ecfadea4d0f8a': 'argmax_torch_e57dcc6606e9',
     # argmax: h w hq wq -> [h, w] hq wq (numpy)
-    'cd6e7c15204b8731489dd4d2d6542de095b2f48b24fb13d4c485d5f5645b2946': 'argmax_numpy_62a8741d2167',
+    'b6e021b8b8455a12d68775315632858754b08dd3c9746757923a60e151ff698a': 'argmax_numpy_62a8741d2167',
     # argmax: h w hq wq -> [h, w] hq wq (torch)
-    '109b6812809c03c4992125f7ebb6b81f38201b03dd18057e921efa5044a0b325': 'argmax_torch_c3775060f50e',
+    '2366a6bcdaaf4ecc4a029809bf24ec00c9a903a4c049bc970c45df35f899e7de': 'argmax_torch_c3775060f50e',
     # gather: h w c, [h, w] hq wq -> hq wq c (numpy)
-    'f9929196d932d407333cd560b56358ffbafe2485b94b152046a67819ff8f42c4': 'gather_numpy_6655caf6e933',
+    '12868fc16c8e45978f536964da979ddf81408a278897fd57aaa96338c099282e': 'gather_numpy_6655caf6e933',
     # gather: h w c, [h, w] hq wq -> hq wq c (torch)
-    '41d55634bb96b527ad1414e6bd0a27fa6505c45dda07c633161433f44ff39912': 'gather_torch_056b2845efd0',
+    '1ea9c10bc10f95b93074a7ebcbde2ab3b643bf0cd19bc76582607c23dba34a18': 'gather_torch_056b2845efd0',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (numpy)
-    '3c09c54332373d119190eca10cadf17e4000266325a22a82550851f97d838bc9': 'scatter_numpy_341f0c14c52b',
+    '5cbcf05a052b1164961261174cfd1007fe986c337773b630d90403de1d88a72e': 'scatter_numpy_341f0c14c52b',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (torch)
-    'd9a23b9c06f3dd7667856d43a47ac77eb17bbe14a19cd5c7160a0184220d5c52': 'scatter_torch_0c86b94049ba',
+    '6f73d4f23f1cecba709750573cdb4780cae13184669f6bbaae2b9b804f4943be': 'scatter_torch_0c86b94049ba',
     # argmax: dh dw -> [dh, dw] (numpy)
-    '0b2d6afc57f457d35ea0c6b6d8c98ce2135f35c1d95394be39ff4a661660b9b6': 'argmax_numpy_fd8e25cb3817',
+    '5e0db756048c53ff7b0df2e180be34d000884872028cbe01c028d2bcf77bfdd0': 'argmax_numpy_fd8e25cb3817',
     # argmax: dh dw -> [dh, dw] (torch)
-    '8c174e2cbed82d346ecb385fb15165ab04bcecde54f3d6e083b24ad2ffa53309': 'argmax_torch_7b1487dd0f81',
+    'ea538812ee91b3bbb9b9b76bdf7c49d57f4e65d893decc248a07808c7f3bab2a': 'argmax_torch_7b1487dd0f81',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (numpy)
-    'f775b9664a4dd909b5fb2aadd7a96ac1524b45bb8378c118e18175a9e74d172e': 'gather_numpy_de478fdaac00',
+    'e986ad2e5e0a77acae0b0c9580ea6b4ea047ebed3cba2d6398250c89913b9449': 'gather_numpy_de478fdaac00',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (torch)
-    'c4fb5221e0e7f124f309a194df50045fae208dfa0e3667024a3cf10ec384f270': 'gather_torch_af6cab371515',
+    'e8113c1c59a6501f0634e2861641c936d6988cff5f6a40f7e66ab07dd2009f4b': 'gather_torch_af6cab371515',
     # gather: stock row, [row] year month -> stock year month (numpy)
-    'd8fda77f851e9b56965a20e5608519d10c7b4e8f74d87389be8b14f6da89ae1c': 'gather_numpy_88a66c2b3570',
+    '1f7613f90d61d180d34cfd90a29f9e6e4577b6ba040f60e0f246b312a8ec8c8f': 'gather_numpy_88a66c2b3570',
     # gather: stock row, [row] year month -> stock year month (torch)
-    '929a50524e469819687af61dcaec0f328acda9c85d76dbe1dac34ff70ea76c70': 'gather_torch_22a574d5b80b',
+    '2e8ce73ad0310ad7b3c2516a9e6f9723e64ebe84aadb9845496114fa964909ce': 'gather_torch_22a574d5b80b',
     # argmax: stock year month -> [year, month] stock (numpy)
-    'a5508c50e6b982b565f204d2957c08f28a7c91a3e445c7b4afe8059df7941918': 'argmax_numpy_9946a3c26778',
+    'd2f0bd980f7a963a26b12ad4f2e81e6e60b5f6b69a69f1272a2c5c96c987c0d4': 'argmax_numpy_9946a3c26778',
     # argmax: stock year month -> [year, month] stock (torch)
-    '4c95d6ec96d605443babd1608a4d79d7e3233006420a8c0dfa182ee2e5072f4a': 'argmax_torch_f532dbdfc9e3',
+    '366c4541a1df75b5894abacc69b61987a9cf069a6ed50e9e6be5121c97ed8ed4': 'argmax_torch_f532dbdfc9e3',
     # gather: stock year month, [year, month] stock -> stock (numpy)
-    '191c98b5f6ae58fb4d596c5ab7a1f5e7ca12c9d2c34c29444bb34cd463c1ff12': 'gather_numpy_d3d7b0c91b80',
+    'c30daaf35ea736a5ae4b730e38f363dc25dc585e8335dbaa342d3d6c3cd33d2d': 'gather_numpy_d3d7b0c91b80',
     # gather: stock year month, [year, month] stock -> stock (torch)
-    'b1dd70785b09477e047bc36f0845e2f05ef9539072d2088c19e3d3e3cb8a2290': 'gather_torch_b3e7d3da5e5d',
+    'cbc89ce821425a5f4448123670ea8636b3bdc53cf052c82e1b961baa2759643b': 'gather_torch_b3e7d3da5e5d',
     # argsort: stock year month -> [month] stock year order order_axis=order (numpy)
-    '9a69c3b52825c53a00ae0273fbf4ec35a160e74e767582a6393671051b09f36d': 'argsort_numpy_a066ed493df1',
+    '045f68c3184aed53ac843067c67b1cfee7aaa59b3d56f914f6819f51659fed0a': 'argsort_numpy_a066ed493df1',
     # argsort: stock year month -> [month] stock year order order_axis=order (torch)
-    'efb47b66d806bb77ad26ac6915862489d4c91c5ce9ff80084de5f1501c2fc17b': 'argsort_torch_55c5680c8bf8',
+    '1615d2cfe9930f309abb96e57b6e8f8b05a06767a2c228d50408b60b615082bf': 'argsort_torch_55c5680c8bf8',
     # gather: stock year month, [month] stock year rank -> stock year rank (numpy)
-    'cd2ae67d8553d31aae08b204b9d5b15fff7fe64ead37c7882d9043135311e63d': 'gather_numpy_43dc338ce3c6',
+    'bd49e9144431def9c52bbf40c6fcf0c692c6885d7a474f90069ec192ceb2bd7b': 'gather_numpy_43dc338ce3c6',
     # gather: stock year month, [month] stock year rank -> stock year rank (torch)
-    '9fc18c97c090c40d471b75f19a7ac747f0ac46a5c75601cf7fbe5111ec8fcba3': 'gather_torch_c4aeef90a07a',
+    'ea293f70327122cd206786972e1af3bcadc5b60b9069e54c851f0a8743d2ed91': 'gather_torch_c4aeef90a07a',
     # gather: stock row, [row] year month -> stock year agg=sum (numpy)
-    'f8e5cf3632b0cbb036b546ce8c6fd4bf3ee1080fbebcc853a1c496cc6cdebed9': 'gather_numpy_fcc49ce259a5',
+    '69ec04af84b00373ecee2179e2518f51dbc123ad942116f218304452c9d7d9a7': 'gather_numpy_fcc49ce259a5',
     # gather: stock row, [row] year month -> stock year agg=sum (torch)
-    '064c9e88d99c54c1f2f0c5b978c139dbfbb826731bebbc5d32ab7114e617eb56': 'gather_torch_56a8c1304a47',
+    '7f1ad455998b2b573539c7f594ca61c42a41c884c0cb6f63332c2a5ea970c9a3': 'gather_torch_56a8c1304a47',
     # gather: stock row, [row] year month -> stock year agg=max (numpy)
-    'abe9d26430873a6500adcf985b684523a16d60c3f0a2d6546b6435615e007bc4': 'gather_numpy_d8f860e556ff',
+    '3252087c4bf2394344990d76daebf5aaa07fbb34af9e701aaf4c7fadf580a8bd': 'gather_numpy_d8f860e556ff',
     # gather: stock row, [row] year month -> stock year agg=max (torch)
-    'e5af55398c40b6301bc2305f75ffe6552b40c656475a45761b150bec6e54bc17': 'gather_torch_3a9dfd285ccc',
+    '4fea111155f93bd68438c79f6198b134b04e47f6f8d322a48d290b82dd4a9e8f': 'gather_torch_3a9dfd285ccc',
     # scatter: , [year, _month] stock -> year agg=sum (numpy)
-    '7398ec9aef40e28df8f99154998cb042b9c76dca44b8a585273dd6ba9a5f26cf': 'scatter_numpy_c97487ad3256',
+    'fc652707a69b8c217e46dd4c35bbdea1d7e906f1daa6001df3e31499e228a561': 'scatter_numpy_c97487ad3256',
     # scatter: , [year, _month] stock -> year agg=sum (torch)
-    'e92e3590fe0aadd9d447f8d3305dc0bcb34aca978b8e4e29e6bb1a35d20f35d5': 'scatter_torch_0428180e2741',
+    '68d28ce1d5052bc098df052981c28665ab8f9dda22c8f0b571990325f8e8a929': 'scatter_torch_0428180e2741',
 }

@@ -41,3 +41,9 @@ def test_source_matches_cached_file(tmp_path, monkeypatch):
 
     assert path.parent == tmp_path
     assert path.read_text() == eindex.source("scatter", "i c, [cluster] i -> cluster c", agg="mean")
+
+
+def test_debugging_guide_shows_the_current_plan():
+    guide = (pathlib.Path(__file__).parent.parent / "docs" / "debugging.md").read_text(encoding="utf-8")
+
+    assert eindex.explain("gather", "b h w c, [h, w] b t -> b t c") in guide

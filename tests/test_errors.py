@@ -547,10 +547,20 @@ def test_out_of_range_keyword_axis(backend):
     assert_words(message, ["index value 5 is out of range", "axis 'k' of size 5"])
 
 
-def test_ignored_index_row_is_not_checked(backend):
+@pytest.mark.parametrize("form", ["stacked", "list"])
+def test_ignored_index_row_is_not_checked(backend, form):
     ind = np.array([[99, -7], [1, 2]])
+    ind = ind if form == "stacked" else list(ind)
     result = backend.gather(np.arange(4.0), ind, "w, [_, w] t -> t")
     np.testing.assert_array_equal(result, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("form", ["stacked", "list"])
+def test_out_of_range_after_ignored_row(backend, form):
+    ind = np.array([[99, -7], [1, 4]])
+    ind = ind if form == "stacked" else list(ind)
+    message = run_error(backend.gather, np.arange(4.0), ind, "w, [_, w] t -> t")
+    assert_words(message, ["index value 4 is out of range", "axis 'w' of size 4"])
 
 
 @pytest.mark.parametrize("value", [2**63, 2**64 - 1])

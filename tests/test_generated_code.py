@@ -255,10 +255,11 @@ def test_traceback_shows_generated_line():
 
     assert len(generated) == 1
     assert generated[0].name == "gather"
-    assert generated[0].line == 'runtime.check_bounds(row_h, size_h, "h", PATTERN)'
+    assert generated[0].line == 'runtime.check_bounds(rows, (size_h, size_w), ("h", "w"), PATTERN)'
+    assert "index value 5 is out of range for axis 'h' of size 2" in str(error)
     formatted = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     assert f'File "{path}"' in formatted
-    assert 'runtime.check_bounds(row_h, size_h, "h", PATTERN)' in formatted
+    assert 'runtime.check_bounds(rows, (size_h, size_w), ("h", "w"), PATTERN)' in formatted
 
 
 def test_getsource_of_generated_function():
@@ -288,4 +289,4 @@ def test_unwritable_cache_keeps_source_in_memory(tmp_path, monkeypatch):
     assert any("cannot write its cache folder" in str(warning.message) for warning in caught)
     assert inspect.getsource(function).startswith("def gather(arr, ind, /, *, check_bounds=True):")
     assert len(generated) == 1
-    assert generated[0].line == 'runtime.check_bounds(row_h, size_h, "h", PATTERN)'
+    assert generated[0].line == 'runtime.check_bounds(rows, (size_h, size_w), ("h", "w"), PATTERN)'

@@ -215,7 +215,7 @@ def test_hostile_patterns_stay_identifiers(pattern):
         if hasattr(constant, "co_names"):
             names |= set(constant.co_names) | set(constant.co_varnames)
     builtins_and_locals = {"np", "runtime", "arr", "ind", "check_bounds", "result", "values", "offset_in",
-                           "index_shape", "_", "PATTERN", "gather"}
+                           "rows", "index_shape", "_", "PATTERN", "gather"}
     derived = {name for name in names if name not in builtins_and_locals and not name.startswith(("size_", "row_"))}
     numpy_attributes = {"numpy", "eindex_codegen", "eindex_codegen.runtime", "__doc__", "as_array", "check_ndim", "shape", "index_rows",
                         "check_index_size", "check_bounds", "flags", "size", "c_contiguous", "int64", "arange",

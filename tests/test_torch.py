@@ -623,14 +623,16 @@ def test_generated_torch_modules_pass_ruff(tmp_path):
 
 def test_runtime_reads_values_back_only_in_cpu_checks():
     source = pathlib.Path(torch_runtime.__file__).read_text(encoding="utf-8")
-    functions = source.split("\ndef ")
-    reading = [function.split("(")[0] for function in functions if ".item()" in function]
+    functions = {function.split("(")[0]: function for function in source.split("\ndef ")}
+    reads = (".item()", ".numpy()", ".tolist()", ".cpu()")
+    reading = [name for name, function in functions.items() if any(call in function for call in reads)]
 
     # The bounds check reads back on the CPU only, and so does the uint64 range check.
-    assert reading == ["_as_int64", "check_bounds"]
-    assert 'row.device.type == "cpu"' in functions[[f.split("(")[0] for f in functions].index("_as_int64")]
-    for call in (".cpu()", ".numpy()", ".tolist()"):
-        assert call not in source
+    assert reading == ["_as_int64", "_check_cpu_row"]
+    assert 'row.device.type == "cpu"' in functions["_as_int64"]
+    assert ('if row.device.type == "cpu" and not torch.compiler.is_compiling():\n'
+            '            _check_cpu_row(') in functions["check_bounds"]
+    assert source.count("_check_cpu_row(") == 2  # its definition and that one call
 
 
 # --- CUDA ----------------------------------------------------------------------------------------
