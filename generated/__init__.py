@@ -5,109 +5,109 @@ Regenerate with `eindex-gen examples/patterns.txt -o <this folder>`; use with
 """
 
 COMPILER_VERSION = '0.1.0'
-COMPILER_FINGERPRINT = 'a008adb4d88c1b67947ed6362742f06413725aed2186077436bcc18fbcdbbe7b'
+COMPILER_FINGERPRINT = '16f87e3b8aadd836a24b54b41a072466c50679cb7f0744898514ca382be4b665'
 PATTERNS_FILE = 'examples/patterns.txt'
 
 # cache key -> module of this package
 MODULES = {
     # argmin: cluster i -> [cluster] i (numpy)
-    'f9abc5e45e19868e762034456f528e23b8326c390ace01d94b37ca81a0b7a579': 'argmin_numpy_5e060ad0e3c8',
+    'a521ecfd34ecf71249e3e72d79e65d4e8391b1500647ef97fbd0149c67c7bee9': 'argmin_numpy_5e060ad0e3c8',
     # argmin: cluster i -> [cluster] i (torch)
-    'eda06499b8b73110bc83690c87e478992640acb44d9ff2342ea39de2c52dac20': 'argmin_torch_7b9e83ef1d05',
+    'ed6b9158110038230d9502cf72b62b0c0bd4cb38a49d23c77b8d91a6602cc983': 'argmin_torch_7b9e83ef1d05',
     # scatter: i c, [cluster] i -> cluster c agg=mean (numpy)
-    '3f46eefdd9a140919a4af70d9ebd5bf71f66e9cdac3222f95768b92772b853a9': 'scatter_numpy_73726ac17962',
+    '11c67e7120f4a3fe0c4351a3b01f2df3d94026ec1e3cf59e659896f27afbea2f': 'scatter_numpy_73726ac17962',
     # scatter: i c, [cluster] i -> cluster c agg=mean (torch)
-    '25fd3e9c63925b7bed2f36e2f404ce93519195d5f2a3c33a765b0a16d19a713a': 'scatter_torch_5cdd4a4985d3',
+    '0aa4cd58812e562b5db8423cdc02e76b5aa9d51c53040f0d4e01982d38c08425': 'scatter_torch_5cdd4a4985d3',
     # scatter: , [cluster] i -> cluster agg=sum (numpy)
-    '4b3d99278eb0c753e1dcbbf02c755d64c66e6eff3431d6acd7850303b31f8114': 'scatter_numpy_7a111f6a379e',
+    '3f1b8b81a04aca594e6b338764bb85ec1a34cab3b17986f42f0f5371728eddb7': 'scatter_numpy_7a111f6a379e',
     # scatter: , [cluster] i -> cluster agg=sum (torch)
-    'd9abc1d06718f9104b392edcf61f51c72369c632e98963836e64251f32ff153e': 'scatter_torch_8e3763f5177c',
+    '45228badd754c339e282c74f548e1484c3086475f8dddad50806415802053c24': 'scatter_torch_8e3763f5177c',
     # scatter: , [cluster, label] i -> cluster label agg=sum (numpy)
-    '76d5c41a17517d55b045a61682859941d01aa7a5a8f1d3d934ecb5477c61208c': 'scatter_numpy_6dd84f0acd38',
+    'be0d82ccf7eba6c4134271a6e6abfc9d99e638dfe58447f78e5706b554298237': 'scatter_numpy_6dd84f0acd38',
     # scatter: , [cluster, label] i -> cluster label agg=sum (torch)
-    '71cbde05156f692b71739b81b65823717a599edd354ce6902b50699585db4ab7': 'scatter_torch_e79731d81e79',
+    'b18e7d793402aefd5c29be5f9c1440a1159b45157e0a39348a666c15a6c99348': 'scatter_torch_e79731d81e79',
     # argsort: i j -> [j] i order order_axis=order (numpy)
-    'f61b184375621119d1a9383d81baff1fc9d3088181eea1ae6e854149c4b65557': 'argsort_numpy_6bef5c964051',
+    'a4d0eac7b9f422bb7fa7a331f4e642ca3a28e01d7e1361142fe3befb753dda43': 'argsort_numpy_6bef5c964051',
     # argsort: i j -> [j] i order order_axis=order (torch)
-    '670bdf22746def24dfca5908e9e03b35acae52fc3a8b5afeff5a7fcaed170488': 'argsort_torch_43844a369a2d',
+    '7d4fdb1e40b636a1e1f93529669878a8a419edefde3690a23a5d072e82b625e5': 'argsort_torch_43844a369a2d',
     # gather: j, [j] i neighbour -> i neighbour (numpy)
-    'd727295d79396ee46a197d5d59ee360b7c1dad26cf52321774ffca4041b36855': 'gather_numpy_36011ca14cc2',
+    '6d9c83b9fb13e6aca0754f09c759ed0b7a0ef37595d50adc4b99608805407951': 'gather_numpy_36011ca14cc2',
     # gather: j, [j] i neighbour -> i neighbour (torch)
-    'bf556aa56c5227e2a561bb90e74aeddf0d2ba1c6b618ac7392ef5b639af45ecd': 'gather_torch_b27565508f2f',
+    '93ec43fe3611c0fa4a70c914cfcb4962394f82ec0b878c9b355c5c80030b5c31': 'gather_torch_b27565508f2f',
     # scatter: , [label] i neighbour -> i label agg=sum (numpy)
-    '25ac378dbfad0c9814791cd6ecaf850e6b5d546ce50e466a765c98e0b2f67f12': 'scatter_numpy_afcafaff19c6',
+    '17fa85839a7412f1a2ae15d50f278b8669c3c48e6d6b02ab28a6fcca5db0aab0': 'scatter_numpy_afcafaff19c6',
     # scatter: , [label] i neighbour -> i label agg=sum (torch)
-    'f68279a4be1026d5dd346832d022aeb56e76fe7575ef05e5e4d8b3984c43642e': 'scatter_torch_7bf938396419',
+    'ce585d22ba47989c87781e28f231ffcf5127ee835e5bcbf821e24a21a50b3010': 'scatter_torch_7bf938396419',
     # argmax: i label -> [label] i (numpy)
-    'e15ddce22ff695e3a16e4e690146ace6fd3344ff3bef0d67bfe46f85c158fbe6': 'argmax_numpy_1c74a9b5c4a5',
+    'b4c0099d3ae5e49bdf8748b709ee892b0e5f1cbf4c0f55efb2108661a74c2f7c': 'argmax_numpy_1c74a9b5c4a5',
     # argmax: i label -> [label] i (torch)
-    '159b21b43271a20591d11273a1d0c3a7e815c92bfc32ab5864222814b015dccf': 'argmax_torch_6aa31ce5143a',
+    '74fccd6052b814b62f8efa7c7fd921c5b61de119fd575794176fd3a4e712b7c3': 'argmax_torch_6aa31ce5143a',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (numpy)
-    '74ad6c532be2b75de1dcaaa2c0ac244c2944fe5b59e1976d58d01826b0f4bd64': 'gather_scatter_numpy_632fbc5d7d4f',
+    'dd6f12d9b35d0e690cec2404f6f8e12ecfec5521cceb6c57adc22aca483c0103': 'gather_scatter_numpy_632fbc5d7d4f',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (torch)
-    'a693712f574f5f9e550f1aa1fbab94661b89d5c8a01a998e75b276407b507a91': 'gather_scatter_torch_2b4a73b35acd',
+    '4e11cf568b05880cda23b012a4ee99a56ccc48a4d533669fb32b9d8dc38c2e63': 'gather_scatter_torch_2b4a73b35acd',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (numpy)
-    '4e8d24cc8590aceb4f0de6ea2cbda60218f1b1434e0b0808d960b66c1b085a50': 'gather_scatter_numpy_cfd2afbd176f',
+    '5924884d96c837a99c9a683f7dc405a84617f444ed621aa55d69368ea2956c80': 'gather_scatter_numpy_cfd2afbd176f',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (torch)
-    '4b434dfc8e8b0ff71fbd31c425b4aff9ae55717a3bf0e50834198979f2f851bd': 'gather_scatter_torch_01a659035345',
+    'f464b9e0fd48e679fb8527e6f321e5c8697668db0ba13a7be621f659398ebec8': 'gather_scatter_torch_01a659035345',
     # argmax: v label -> [label] v (numpy)
-    '9e092d213d65e357b9a402593229cbcf61c073e68e3a793d91c8bfa92d7ad90b': 'argmax_numpy_4a8d62648f93',
+    '21b41db0f39f866eab9c7f9cbc1bdecfd7a6fafc2c7d7cdb8fecef55d6f32130': 'argmax_numpy_4a8d62648f93',
     # argmax: v label -> [label] v (torch)
-    'f0c4d2f9fe6b7b2d74682c82d8a18bab061876fbb95af23828c695e721c2dc7f': 'argmax_torch_9fec3346ede5',
+    '03cb19755338db5c0044bae7667ed4734b18f4f306038884bded41a97e83ba6f': 'argmax_torch_9fec3346ede5',
     # argmax: b v label -> [label] b v (numpy)
-    '8564aece8f744a05f8b657e41e71257c3dbaf7d145767cb8d32a7608408e0274': 'argmax_numpy_189704b6d170',
+    '3708ddec355679b891bc3850f2860b11b37625905bfa85699666800047a59768': 'argmax_numpy_189704b6d170',
     # argmax: b v label -> [label] b v (torch)
-    'fd9028cac11bc7154c11dbdcddf15ff153b8ce6544429cbd965ecfadea4d0f8a': 'argmax_torch_e57dcc6606e9',
+    '5e87a99e74a57f77900e249a58c1290abdb94d07f66c573d3c20ef1e19f888c9': 'argmax_torch_e57dcc6606e9',
     # argmax: h w hq wq -> [h, w] hq wq (numpy)
-    'b6e021b8b8455a12d68775315632858754b08dd3c9746757923a60e151ff698a': 'argmax_numpy_62a8741d2167',
+    '20e5893a23acb19711b78ad2900047f936d6b7f3a57fc953f0de29edeacf8e8f': 'argmax_numpy_62a8741d2167',
     # argmax: h w hq wq -> [h, w] hq wq (torch)
-    '2366a6bcdaaf4ecc4a029809bf24ec00c9a903a4c049bc970c45df35f899e7de': 'argmax_torch_c3775060f50e',
+    'e8cc7a19f730f662278bd9974196368bf74423d619adf2086893f0e0916a2379': 'argmax_torch_c3775060f50e',
     # gather: h w c, [h, w] hq wq -> hq wq c (numpy)
-    '12868fc16c8e45978f536964da979ddf81408a278897fd57aaa96338c099282e': 'gather_numpy_6655caf6e933',
+    '919ff332467ef31ab175505d3f3c22f1e1e1d53fa958796255e3dc9fe6fc3562': 'gather_numpy_6655caf6e933',
     # gather: h w c, [h, w] hq wq -> hq wq c (torch)
-    '1ea9c10bc10f95b93074a7ebcbde2ab3b643bf0cd19bc76582607c23dba34a18': 'gather_torch_056b2845efd0',
+    '43df594e3732aded9d14c66d6bd9e49a7005b1dcdb4a6700f400aad0f99166f7': 'gather_torch_056b2845efd0',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (numpy)
-    '5cbcf05a052b1164961261174cfd1007fe986c337773b630d90403de1d88a72e': 'scatter_numpy_341f0c14c52b',
+    '2a96797be557a8f932aa0792ff3d738be6af9b272ce9b5ee3efea5b96d30d064': 'scatter_numpy_341f0c14c52b',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (torch)
-    '6f73d4f23f1cecba709750573cdb4780cae13184669f6bbaae2b9b804f4943be': 'scatter_torch_0c86b94049ba',
+    'aef2edab00f5a7c99c2b7200ea6169f15f8f7b316f5469b70e749e6916ebf25b': 'scatter_torch_0c86b94049ba',
     # argmax: dh dw -> [dh, dw] (numpy)
-    '5e0db756048c53ff7b0df2e180be34d000884872028cbe01c028d2bcf77bfdd0': 'argmax_numpy_fd8e25cb3817',
+    '78fdee2a301401fd07f42a001de57c593f4d7b7cd2fc45d8cedd2b40454a122d': 'argmax_numpy_fd8e25cb3817',
     # argmax: dh dw -> [dh, dw] (torch)
-    'ea538812ee91b3bbb9b9b76bdf7c49d57f4e65d893decc248a07808c7f3bab2a': 'argmax_torch_7b1487dd0f81',
+    '98667d07730c39d27c7b81b4dfed6ecfae4a19afca8a97697981d4c19fde50e3': 'argmax_torch_7b1487dd0f81',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (numpy)
-    'e986ad2e5e0a77acae0b0c9580ea6b4ea047ebed3cba2d6398250c89913b9449': 'gather_numpy_de478fdaac00',
+    '6a41fdcb7405c48dac46986007d1521c783b3d15e479c60627c5b0ecb54187ea': 'gather_numpy_de478fdaac00',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (torch)
-    'e8113c1c59a6501f0634e2861641c936d6988cff5f6a40f7e66ab07dd2009f4b': 'gather_torch_af6cab371515',
+    'e41bb5b643ff362af5ddb80219fbeda2b3cb4089556c7b7cb8b5240fd0e7849c': 'gather_torch_af6cab371515',
     # gather: stock row, [row] year month -> stock year month (numpy)
-    '1f7613f90d61d180d34cfd90a29f9e6e4577b6ba040f60e0f246b312a8ec8c8f': 'gather_numpy_88a66c2b3570',
+    '60e66a4c452623ecdb8e3e90ab86c6e7137c5025cb95044f764a9fa4f23ccc3b': 'gather_numpy_88a66c2b3570',
     # gather: stock row, [row] year month -> stock year month (torch)
-    '2e8ce73ad0310ad7b3c2516a9e6f9723e64ebe84aadb9845496114fa964909ce': 'gather_torch_22a574d5b80b',
+    'b9347b62565435ceabf444b12efb11054cb94ce2177b3166428dae8f6a096c89': 'gather_torch_22a574d5b80b',
     # argmax: stock year month -> [year, month] stock (numpy)
-    'd2f0bd980f7a963a26b12ad4f2e81e6e60b5f6b69a69f1272a2c5c96c987c0d4': 'argmax_numpy_9946a3c26778',
+    '5b5bcae25a9e2f3dea7568647b8775b0ae135829b02fe8497be579f8a1867d93': 'argmax_numpy_9946a3c26778',
     # argmax: stock year month -> [year, month] stock (torch)
-    '366c4541a1df75b5894abacc69b61987a9cf069a6ed50e9e6be5121c97ed8ed4': 'argmax_torch_f532dbdfc9e3',
+    'ad26991f6541d79ff915efeaece5d9736d491b055b2f03fbd8589e413f4b1185': 'argmax_torch_f532dbdfc9e3',
     # gather: stock year month, [year, month] stock -> stock (numpy)
-    'c30daaf35ea736a5ae4b730e38f363dc25dc585e8335dbaa342d3d6c3cd33d2d': 'gather_numpy_d3d7b0c91b80',
+    'd3145ba97e6aca745b853476afe3fbb88470c0d3268e90857dfcfd6a0cd8e02d': 'gather_numpy_d3d7b0c91b80',
     # gather: stock year month, [year, month] stock -> stock (torch)
-    'cbc89ce821425a5f4448123670ea8636b3bdc53cf052c82e1b961baa2759643b': 'gather_torch_b3e7d3da5e5d',
+    '1d1e8254369f450cf10691872fe3b37b24b599e86f80f8434cf9f47d3b1d99b5': 'gather_torch_b3e7d3da5e5d',
     # argsort: stock year month -> [month] stock year order order_axis=order (numpy)
-    '045f68c3184aed53ac843067c67b1cfee7aaa59b3d56f914f6819f51659fed0a': 'argsort_numpy_a066ed493df1',
+    '9009396d77c3d83c8dac77b2bf8e182024f3a43ac39712d73c4586e5136750bf': 'argsort_numpy_a066ed493df1',
     # argsort: stock year month -> [month] stock year order order_axis=order (torch)
-    '1615d2cfe9930f309abb96e57b6e8f8b05a06767a2c228d50408b60b615082bf': 'argsort_torch_55c5680c8bf8',
+    '161b5fb4ce4acbd27c007fa46f7e2fc5b0fea3298d30c4d3cfbbb61f6cce0637': 'argsort_torch_55c5680c8bf8',
     # gather: stock year month, [month] stock year rank -> stock year rank (numpy)
-    'bd49e9144431def9c52bbf40c6fcf0c692c6885d7a474f90069ec192ceb2bd7b': 'gather_numpy_43dc338ce3c6',
+    'd7fce8191177cc23656ef9f35cc8d04cd97d76f6ab29eb2262e1ec3e91bf7f27': 'gather_numpy_43dc338ce3c6',
     # gather: stock year month, [month] stock year rank -> stock year rank (torch)
-    'ea293f70327122cd206786972e1af3bcadc5b60b9069e54c851f0a8743d2ed91': 'gather_torch_c4aeef90a07a',
+    '7f06a967f70971766ab114390fb54e1de83e0f98ac1561c1c84285c4dd9d19c7': 'gather_torch_c4aeef90a07a',
     # gather: stock row, [row] year month -> stock year agg=sum (numpy)
-    '69ec04af84b00373ecee2179e2518f51dbc123ad942116f218304452c9d7d9a7': 'gather_numpy_fcc49ce259a5',
+    '3a45489ed893e4c5f6495c102b1574153d8a779a75715a3c6faf81578be46124': 'gather_numpy_fcc49ce259a5',
     # gather: stock row, [row] year month -> stock year agg=sum (torch)
-    '7f1ad455998b2b573539c7f594ca61c42a41c884c0cb6f63332c2a5ea970c9a3': 'gather_torch_56a8c1304a47',
+    '253cee95eb50a02b1dc57ff03a5eb16948044b7340a3163d3055ce5cbb7043c4': 'gather_torch_56a8c1304a47',
     # gather: stock row, [row] year month -> stock year agg=max (numpy)
-    '3252087c4bf2394344990d76daebf5aaa07fbb34af9e701aaf4c7fadf580a8bd': 'gather_numpy_d8f860e556ff',
+    'dbdf4a36765e47e70e2239282b9133b557cb0f410537a5da36b8469509a249ed': 'gather_numpy_d8f860e556ff',
     # gather: stock row, [row] year month -> stock year agg=max (torch)
-    '4fea111155f93bd68438c79f6198b134b04e47f6f8d322a48d290b82dd4a9e8f': 'gather_torch_3a9dfd285ccc',
+    '6e255209ef4119e58c30aaf3324a62a767b9195ab05a6fd1d5d006994420e005': 'gather_torch_3a9dfd285ccc',
     # scatter: , [year, _month] stock -> year agg=sum (numpy)
-    'fc652707a69b8c217e46dd4c35bbdea1d7e906f1daa6001df3e31499e228a561': 'scatter_numpy_c97487ad3256',
+    '306ab3135241f6d9d83f65b471707e406628d24e97ab778cb22bc42132c71e2d': 'scatter_numpy_c97487ad3256',
     # scatter: , [year, _month] stock -> year agg=sum (torch)
-    '68d28ce1d5052bc098df052981c28665ab8f9dda22c8f0b571990325f8e8a929': 'scatter_torch_0428180e2741',
+    'a5acfcf36c29e79e23cda098c5504bd5623194b5763037e234f76f30f4c8510c': 'scatter_torch_0428180e2741',
 }
