@@ -5,109 +5,109 @@ Regenerate with `eindex-gen examples/patterns.txt -o <this folder>`; use with
 """
 
 COMPILER_VERSION = '0.1.0'
-COMPILER_FINGERPRINT = '16f87e3b8aadd836a24b54b41a072466c50679cb7f0744898514ca382be4b665'
+COMPILER_FINGERPRINT = 'ba0a1c5c0e72c3773059929e4644adba0a8e127c04d565232f82c72207c7e3bc'
 PATTERNS_FILE = 'examples/patterns.txt'
 
 # cache key -> module of this package
 MODULES = {
     # argmin: cluster i -> [cluster] i (numpy)
-    'a521ecfd34ecf71249e3e72d79e65d4e8391b1500647ef97fbd0149c67c7bee9': 'argmin_numpy_5e060ad0e3c8',
+    'b893613670e8fa68a9b40a86820cad8ba3933d1a0b29aa8e5bddad02643f02d0': 'argmin_numpy_5e060ad0e3c8',
     # argmin: cluster i -> [cluster] i (torch)
-    'ed6b9158110038230d9502cf72b62b0c0bd4cb38a49d23c77b8d91a6602cc983': 'argmin_torch_7b9e83ef1d05',
+    'b76933dec4adb920ab16a1b6e4b49295cfad5b6d9debe2ed98d46355e8442bcf': 'argmin_torch_7b9e83ef1d05',
     # scatter: i c, [cluster] i -> cluster c agg=mean (numpy)
-    '11c67e7120f4a3fe0c4351a3b01f2df3d94026ec1e3cf59e659896f27afbea2f': 'scatter_numpy_73726ac17962',
+    '64d1a91e0054b5d59a175ff580620adca1f300e9587d9b192cd73767addf1556': 'scatter_numpy_73726ac17962',
     # scatter: i c, [cluster] i -> cluster c agg=mean (torch)
-    '0aa4cd58812e562b5db8423cdc02e76b5aa9d51c53040f0d4e01982d38c08425': 'scatter_torch_5cdd4a4985d3',
+    '1d0d46458bb77ad93467869efe09cf64017442702a51b08941e91a37429b57c5': 'scatter_torch_5cdd4a4985d3',
     # scatter: , [cluster] i -> cluster agg=sum (numpy)
-    '3f1b8b81a04aca594e6b338764bb85ec1a34cab3b17986f42f0f5371728eddb7': 'scatter_numpy_7a111f6a379e',
+    '34a57c8e226f04f40443913e6589f216c6339f28ed06db1585367873e3b43484': 'scatter_numpy_7a111f6a379e',
     # scatter: , [cluster] i -> cluster agg=sum (torch)
-    '45228badd754c339e282c74f548e1484c3086475f8dddad50806415802053c24': 'scatter_torch_8e3763f5177c',
+    '9d6d3b026f46b405b5913556dc118f275eea4586ada49af5560a59a07f81e296': 'scatter_torch_8e3763f5177c',
     # scatter: , [cluster, label] i -> cluster label agg=sum (numpy)
-    'be0d82ccf7eba6c4134271a6e6abfc9d99e638dfe58447f78e5706b554298237': 'scatter_numpy_6dd84f0acd38',
+    'bb9c62d5b9d54729c7a5ea99b742c7707e60c406f057842deb26461852cde942': 'scatter_numpy_6dd84f0acd38',
     # scatter: , [cluster, label] i -> cluster label agg=sum (torch)
-    'b18e7d793402aefd5c29be5f9c1440a1159b45157e0a39348a666c15a6c99348': 'scatter_torch_e79731d81e79',
+    '16e5f36498fa28882be039a4b9577ca34fefc3213c3fc78a6a6ba90fa12a4c8c': 'scatter_torch_e79731d81e79',
     # argsort: i j -> [j] i order order_axis=order (numpy)
-    'a4d0eac7b9f422bb7fa7a331f4e642ca3a28e01d7e1361142fe3befb753dda43': 'argsort_numpy_6bef5c964051',
+    'd9ec695382dc1ff6e046ef2a1df023d160d395a8f5d01f06bca571aa09bcf6b0': 'argsort_numpy_6bef5c964051',
     # argsort: i j -> [j] i order order_axis=order (torch)
-    '7d4fdb1e40b636a1e1f93529669878a8a419edefde3690a23a5d072e82b625e5': 'argsort_torch_43844a369a2d',
+    '0bc0798f17a53bdb7eaceb15c28e49a34a28a74836ccc5612e33ba3ed64298b5': 'argsort_torch_43844a369a2d',
     # gather: j, [j] i neighbour -> i neighbour (numpy)
-    '6d9c83b9fb13e6aca0754f09c759ed0b7a0ef37595d50adc4b99608805407951': 'gather_numpy_36011ca14cc2',
+    'fed11daa7eff40cc100f1f0278fb74f839c606f9973530289f0351d1c4d7bba0': 'gather_numpy_36011ca14cc2',
     # gather: j, [j] i neighbour -> i neighbour (torch)
-    '93ec43fe3611c0fa4a70c914cfcb4962394f82ec0b878c9b355c5c80030b5c31': 'gather_torch_b27565508f2f',
+    '44b11da411a988ad9ffe9c7b827d0bd6bb89c7841c5fd3ca3ec7b9736ab7f88b': 'gather_torch_b27565508f2f',
     # scatter: , [label] i neighbour -> i label agg=sum (numpy)
-    '17fa85839a7412f1a2ae15d50f278b8669c3c48e6d6b02ab28a6fcca5db0aab0': 'scatter_numpy_afcafaff19c6',
+    '9cc8a57747ed356c08f94980034c1eb071702e4c5d22d7c2dea96c93d75737ea': 'scatter_numpy_afcafaff19c6',
     # scatter: , [label] i neighbour -> i label agg=sum (torch)
-    'ce585d22ba47989c87781e28f231ffcf5127ee835e5bcbf821e24a21a50b3010': 'scatter_torch_7bf938396419',
+    'd3208c30c59afc4cec6c0dcfd60ed9ccda6cec55971cbdab9ad77c67d90c5538': 'scatter_torch_7bf938396419',
     # argmax: i label -> [label] i (numpy)
-    'b4c0099d3ae5e49bdf8748b709ee892b0e5f1cbf4c0f55efb2108661a74c2f7c': 'argmax_numpy_1c74a9b5c4a5',
+    'd341d4b09c1d2022a28bce6ef7ac4e1f78185e3621e9b5695fe039dbeeb1c350': 'argmax_numpy_1c74a9b5c4a5',
     # argmax: i label -> [label] i (torch)
-    '74fccd6052b814b62f8efa7c7fd921c5b61de119fd575794176fd3a4e712b7c3': 'argmax_torch_6aa31ce5143a',
+    '8795f0d29e9e3c6caf4dec1fcfa1e60c0161cba1b807fdbe2e9504c9cb793a1e': 'argmax_torch_6aa31ce5143a',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (numpy)
-    'dd6f12d9b35d0e690cec2404f6f8e12ecfec5521cceb6c57adc22aca483c0103': 'gather_scatter_numpy_632fbc5d7d4f',
+    '6dca4451f235a3231b22ba5053a67f5a4a38d09deed5dac47ff905333b1ed7db': 'gather_scatter_numpy_632fbc5d7d4f',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (torch)
-    '4e11cf568b05880cda23b012a4ee99a56ccc48a4d533669fb32b9d8dc38c2e63': 'gather_scatter_torch_2b4a73b35acd',
+    'a9233d6c8705397aa4effeb21071b20fcf506143dee0083e3112d894f0767424': 'gather_scatter_torch_2b4a73b35acd',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (numpy)
-    '5924884d96c837a99c9a683f7dc405a84617f444ed621aa55d69368ea2956c80': 'gather_scatter_numpy_cfd2afbd176f',
+    'a59a977abf64e74100f0cbefece8ae7bf027c02d3f6b7059e55ee43e0041a252': 'gather_scatter_numpy_cfd2afbd176f',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (torch)
-    'f464b9e0fd48e679fb8527e6f321e5c8697668db0ba13a7be621f659398ebec8': 'gather_scatter_torch_01a659035345',
+    '271a9beb44f8101fdd8d42cba4f7e1e0b7b9ed3cd04811ef3a2f2f8d08c3b830': 'gather_scatter_torch_01a659035345',
     # argmax: v label -> [label] v (numpy)
-    '21b41db0f39f866eab9c7f9cbc1bdecfd7a6fafc2c7d7cdb8fecef55d6f32130': 'argmax_numpy_4a8d62648f93',
+    '0799fcb4fcb04aca8db574233b83f2d83dd70602335f67235c9328d823a1002e': 'argmax_numpy_4a8d62648f93',
     # argmax: v label -> [label] v (torch)
-    '03cb19755338db5c0044bae7667ed4734b18f4f306038884bded41a97e83ba6f': 'argmax_torch_9fec3346ede5',
+    'fa9f4856b5acba1c15989ea1c570dc357ff7238db5793d421ea6d8f28eaec191': 'argmax_torch_9fec3346ede5',
     # argmax: b v label -> [label] b v (numpy)
-    '3708ddec355679b891bc3850f2860b11b37625905bfa85699666800047a59768': 'argmax_numpy_189704b6d170',
+    '1ea7fc6f5bbb584c6a376766edf077f4b05e2d749b16f3a3a5da31a591a45908': 'argmax_numpy_189704b6d170',
     # argmax: b v label -> [label] b v (torch)
-    '5e87a99e74a57f77900e249a58c1290abdb94d07f66c573d3c20ef1e19f888c9': 'argmax_torch_e57dcc6606e9',
+    'ec69b660ca917de29dd86d6f908902079f1c3b8d9a90219485674b6892460085': 'argmax_torch_e57dcc6606e9',
     # argmax: h w hq wq -> [h, w] hq wq (numpy)
-    '20e5893a23acb19711b78ad2900047f936d6b7f3a57fc953f0de29edeacf8e8f': 'argmax_numpy_62a8741d2167',
+    'a19d0d1135aa789925d54b886065efa1e6bdb6b2bd8a8c1a4616763612ca7f7c': 'argmax_numpy_62a8741d2167',
     # argmax: h w hq wq -> [h, w] hq wq (torch)
-    'e8cc7a19f730f662278bd9974196368bf74423d619adf2086893f0e0916a2379': 'argmax_torch_c3775060f50e',
+    '2dd009ab42dc428a8ad957caf96eea940734d10467ae8f8b43925b3e35521cb7': 'argmax_torch_c3775060f50e',
     # gather: h w c, [h, w] hq wq -> hq wq c (numpy)
-    '919ff332467ef31ab175505d3f3c22f1e1e1d53fa958796255e3dc9fe6fc3562': 'gather_numpy_6655caf6e933',
+    '2760524843c22453eb16d9cb6e2f86fe12cbe22be9d73f33ed47c34614119c5e': 'gather_numpy_6655caf6e933',
     # gather: h w c, [h, w] hq wq -> hq wq c (torch)
-    '43df594e3732aded9d14c66d6bd9e49a7005b1dcdb4a6700f400aad0f99166f7': 'gather_torch_056b2845efd0',
+    'c8555f4c3941c45f10227924da01d352c2b01c92f1f85e831471774e94353b70': 'gather_torch_056b2845efd0',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (numpy)
-    '2a96797be557a8f932aa0792ff3d738be6af9b272ce9b5ee3efea5b96d30d064': 'scatter_numpy_341f0c14c52b',
+    'b6efc854ba9dc45d4c4e1e37e10b375e091413fcce98ef7d92a9f8e1a0d2566a': 'scatter_numpy_341f0c14c52b',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (torch)
-    'aef2edab00f5a7c99c2b7200ea6169f15f8f7b316f5469b70e749e6916ebf25b': 'scatter_torch_0c86b94049ba',
+    'bfe7372da40d767abcfd828925e95a0afed7e704d9341046849d84048a561f14': 'scatter_torch_0c86b94049ba',
     # argmax: dh dw -> [dh, dw] (numpy)
-    '78fdee2a301401fd07f42a001de57c593f4d7b7cd2fc45d8cedd2b40454a122d': 'argmax_numpy_fd8e25cb3817',
+    'b5e4ffc393d492f5e18785a64464372ccc4e2200485f4b13d84a4f84f66b77c4': 'argmax_numpy_fd8e25cb3817',
     # argmax: dh dw -> [dh, dw] (torch)
-    '98667d07730c39d27c7b81b4dfed6ecfae4a19afca8a97697981d4c19fde50e3': 'argmax_torch_7b1487dd0f81',
+    '66cc969dc5783073951b9a742659800b90ca3cb0509f2450030c3eb4f53bf5ac': 'argmax_torch_7b1487dd0f81',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (numpy)
-    '6a41fdcb7405c48dac46986007d1521c783b3d15e479c60627c5b0ecb54187ea': 'gather_numpy_de478fdaac00',
+    '0027792988b129d38501aa94fc3e2dab7d3e902f4c8dd3c41162fa9eff88bd14': 'gather_numpy_de478fdaac00',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (torch)
-    'e41bb5b643ff362af5ddb80219fbeda2b3cb4089556c7b7cb8b5240fd0e7849c': 'gather_torch_af6cab371515',
+    '4f0f01ba61be54063cf7a3069fed5d0399e192e17983fd90be2d694ccd1ece82': 'gather_torch_af6cab371515',
     # gather: stock row, [row] year month -> stock year month (numpy)
-    '60e66a4c452623ecdb8e3e90ab86c6e7137c5025cb95044f764a9fa4f23ccc3b': 'gather_numpy_88a66c2b3570',
+    '603d98255cd19a074b0fdc70b62bf51033a905065d07e793740c4622955f508b': 'gather_numpy_88a66c2b3570',
     # gather: stock row, [row] year month -> stock year month (torch)
-    'b9347b62565435ceabf444b12efb11054cb94ce2177b3166428dae8f6a096c89': 'gather_torch_22a574d5b80b',
+    '6342faa868b4e234f764549037aa661f2703e9d7691a96c50f68d46ea4c39f72': 'gather_torch_22a574d5b80b',
     # argmax: stock year month -> [year, month] stock (numpy)
-    '5b5bcae25a9e2f3dea7568647b8775b0ae135829b02fe8497be579f8a1867d93': 'argmax_numpy_9946a3c26778',
+    '3edfbe7895f3a57141a3a0f3903c380b6f9c7ac6f64b54ee61c1555116c0226e': 'argmax_numpy_9946a3c26778',
     # argmax: stock year month -> [year, month] stock (torch)
-    'ad26991f6541d79ff915efeaece5d9736d491b055b2f03fbd8589e413f4b1185': 'argmax_torch_f532dbdfc9e3',
+    '30a08a0006e12a432803e28db47e6eb0ddf71d2fac53f0a31c5a376522dad172': 'argmax_torch_f532dbdfc9e3',
     # gather: stock year month, [year, month] stock -> stock (numpy)
-    'd3145ba97e6aca745b853476afe3fbb88470c0d3268e90857dfcfd6a0cd8e02d': 'gather_numpy_d3d7b0c91b80',
+    '5de744487fe2b3f52436b0ff438fdc73e53b0cce9bef15361421c652bb6cd87b': 'gather_numpy_d3d7b0c91b80',
     # gather: stock year month, [year, month] stock -> stock (torch)
-    '1d1e8254369f450cf10691872fe3b37b24b599e86f80f8434cf9f47d3b1d99b5': 'gather_torch_b3e7d3da5e5d',
+    '10a002d734ff9015a57526de3ed5a31c3f1473f8c7d5d2037fbc4e3ab06e603d': 'gather_torch_b3e7d3da5e5d',
     # argsort: stock year month -> [month] stock year order order_axis=order (numpy)
-    '9009396d77c3d83c8dac77b2bf8e182024f3a43ac39712d73c4586e5136750bf': 'argsort_numpy_a066ed493df1',
+    'f982cec756e562ffcbadd7a3b0ece858e2366eac4ada43332014448e1149f626': 'argsort_numpy_a066ed493df1',
     # argsort: stock year month -> [month] stock year order order_axis=order (torch)
-    '161b5fb4ce4acbd27c007fa46f7e2fc5b0fea3298d30c4d3cfbbb61f6cce0637': 'argsort_torch_55c5680c8bf8',
+    'ed23604eb0466b5f56179b8d09066ff0d9b87979c22ff0f7d15f445e77af15ec': 'argsort_torch_55c5680c8bf8',
     # gather: stock year month, [month] stock year rank -> stock year rank (numpy)
-    'd7fce8191177cc23656ef9f35cc8d04cd97d76f6ab29eb2262e1ec3e91bf7f27': 'gather_numpy_43dc338ce3c6',
+    '01be7e6cbb84b893e95d9c790891d90ba0f2c422df6d6ea0cc985337b365b6d9': 'gather_numpy_43dc338ce3c6',
     # gather: stock year month, [month] stock year rank -> stock year rank (torch)
-    '7f06a967f70971766ab114390fb54e1de83e0f98ac1561c1c84285c4dd9d19c7': 'gather_torch_c4aeef90a07a',
+    'e75e23b1edf9ab58d72c2b632cd7fd383beaf884694b8557b878f94bc8ae5c6f': 'gather_torch_c4aeef90a07a',
     # gather: stock row, [row] year month -> stock year agg=sum (numpy)
-    '3a45489ed893e4c5f6495c102b1574153d8a779a75715a3c6faf81578be46124': 'gather_numpy_fcc49ce259a5',
+    'e7bec0861f25514700fe882e0c4ae55da408d7fa89927f7fb87f57192fe243d1': 'gather_numpy_fcc49ce259a5',
     # gather: stock row, [row] year month -> stock year agg=sum (torch)
-    '253cee95eb50a02b1dc57ff03a5eb16948044b7340a3163d3055ce5cbb7043c4': 'gather_torch_56a8c1304a47',
+    '8a38ab89fc83004e14a3ae1efbad872597c7f8772abf4791d9a81f08e0bb0c69': 'gather_torch_56a8c1304a47',
     # gather: stock row, [row] year month -> stock year agg=max (numpy)
-    'dbdf4a36765e47e70e2239282b9133b557cb0f410537a5da36b8469509a249ed': 'gather_numpy_d8f860e556ff',
+    'fd4101a5e7752f80c87c9ea7da86a9427d15d938ebc64b8862fa8f418df6bc9c': 'gather_numpy_d8f860e556ff',
     # gather: stock row, [row] year month -> stock year agg=max (torch)
-    '6e255209ef4119e58c30aaf3324a62a767b9195ab05a6fd1d5d006994420e005': 'gather_torch_3a9dfd285ccc',
+    'd6a6fc60d57dfb0ce67e7902be7ea01dd84e90d5f23f45559f2fd900ad10fa5a': 'gather_torch_3a9dfd285ccc',
     # scatter: , [year, _month] stock -> year agg=sum (numpy)
-    '306ab3135241f6d9d83f65b471707e406628d24e97ab778cb22bc42132c71e2d': 'scatter_numpy_c97487ad3256',
+    'a75ac40b01f13620c89d363139d3d83881082a520513ea3028229bb9c0b94eb6': 'scatter_numpy_c97487ad3256',
     # scatter: , [year, _month] stock -> year agg=sum (torch)
-    'a5acfcf36c29e79e23cda098c5504bd5623194b5763037e234f76f30f4c8510c': 'scatter_torch_0428180e2741',
+    'f12ae647a57009dfe715bdaa28a5b118efda7c9439f647e5d4277d079fc36c2a': 'scatter_torch_0428180e2741',
 }
