@@ -5,109 +5,109 @@ Regenerate with `eindex-gen examples/patterns.txt -o <this folder>`; use with
 """
 
 COMPILER_VERSION = '0.1.0'
-COMPILER_FINGERPRINT = 'ba0a1c5c0e72c3773059929e4644adba0a8e127c04d565232f82c72207c7e3bc'
+COMPILER_FINGERPRINT = 'b4c0a6a4111c8b28192cf13fff326c13432622e777942ec8da8e8e0f54f4a6cf'
 PATTERNS_FILE = 'examples/patterns.txt'
 
 # cache key -> module of this package
 MODULES = {
     # argmin: cluster i -> [cluster] i (numpy)
-    'b893613670e8fa68a9b40a86820cad8ba3933d1a0b29aa8e5bddad02643f02d0': 'argmin_numpy_5e060ad0e3c8',
+    'ac79074865b5e708880925fd8f393d682b9da02f45ab50f7d79354658423320a': 'argmin_numpy_5e060ad0e3c8',
     # argmin: cluster i -> [cluster] i (torch)
-    'b76933dec4adb920ab16a1b6e4b49295cfad5b6d9debe2ed98d46355e8442bcf': 'argmin_torch_7b9e83ef1d05',
+    '1953b7e0db2a1188ebbcef3b98e0feae41009689e57dbe75f8c340f8488f3e57': 'argmin_torch_7b9e83ef1d05',
     # scatter: i c, [cluster] i -> cluster c agg=mean (numpy)
-    '64d1a91e0054b5d59a175ff580620adca1f300e9587d9b192cd73767addf1556': 'scatter_numpy_73726ac17962',
+    'f473f21efb25589c63a148f1523f9a9386a1951f5c1a61f49053e3c16be32ff2': 'scatter_numpy_73726ac17962',
     # scatter: i c, [cluster] i -> cluster c agg=mean (torch)
-    '1d0d46458bb77ad93467869efe09cf64017442702a51b08941e91a37429b57c5': 'scatter_torch_5cdd4a4985d3',
+    '074de35fb4eb881148fa97b57735c5f9bd8f91914b25f03af716cc57d17bb6b0': 'scatter_torch_5cdd4a4985d3',
     # scatter: , [cluster] i -> cluster agg=sum (numpy)
-    '34a57c8e226f04f40443913e6589f216c6339f28ed06db1585367873e3b43484': 'scatter_numpy_7a111f6a379e',
+    '83d2635e39bc97485d7399ba287f8cb1da663a4f329f64f66134077fd3465ef5': 'scatter_numpy_7a111f6a379e',
     # scatter: , [cluster] i -> cluster agg=sum (torch)
-    '9d6d3b026f46b405b5913556dc118f275eea4586ada49af5560a59a07f81e296': 'scatter_torch_8e3763f5177c',
+    'afeb883cf918e87c6c945be182deb65083f4f939abec1ec1b7a97098a3cbc555': 'scatter_torch_8e3763f5177c',
     # scatter: , [cluster, label] i -> cluster label agg=sum (numpy)
-    'bb9c62d5b9d54729c7a5ea99b742c7707e60c406f057842deb26461852cde942': 'scatter_numpy_6dd84f0acd38',
+    '526203a35033c7e737db1d967bd3d6ba23ef3a8762e652f49d201f7ad7c4428b': 'scatter_numpy_6dd84f0acd38',
     # scatter: , [cluster, label] i -> cluster label agg=sum (torch)
-    '16e5f36498fa28882be039a4b9577ca34fefc3213c3fc78a6a6ba90fa12a4c8c': 'scatter_torch_e79731d81e79',
+    '6623da0a81a2273614ca5b8ea843e09dd6b7e7a2fc684adaebbff67c04d72c92': 'scatter_torch_e79731d81e79',
     # argsort: i j -> [j] i order order_axis=order (numpy)
-    'd9ec695382dc1ff6e046ef2a1df023d160d395a8f5d01f06bca571aa09bcf6b0': 'argsort_numpy_6bef5c964051',
+    '52d0ee6669a290b98f0390bf871d39256ad4c9aa9a33568f016ab484d1c6046b': 'argsort_numpy_6bef5c964051',
     # argsort: i j -> [j] i order order_axis=order (torch)
-    '0bc0798f17a53bdb7eaceb15c28e49a34a28a74836ccc5612e33ba3ed64298b5': 'argsort_torch_43844a369a2d',
+    'b6a1b53ff970c9d4691567059aa740d6e3630cf6642491e5095eb5933d74938f': 'argsort_torch_43844a369a2d',
     # gather: j, [j] i neighbour -> i neighbour (numpy)
-    'fed11daa7eff40cc100f1f0278fb74f839c606f9973530289f0351d1c4d7bba0': 'gather_numpy_36011ca14cc2',
+    '823553dd451abfaab53cdf1ffd5f4a0aaeec997be775fda6c47b7bb9f1a19766': 'gather_numpy_36011ca14cc2',
     # gather: j, [j] i neighbour -> i neighbour (torch)
-    '44b11da411a988ad9ffe9c7b827d0bd6bb89c7841c5fd3ca3ec7b9736ab7f88b': 'gather_torch_b27565508f2f',
+    '4217e1a81994949cf3fa53a35cbf1fccd6d328022a83e2a35f7279911e92eb90': 'gather_torch_b27565508f2f',
     # scatter: , [label] i neighbour -> i label agg=sum (numpy)
-    '9cc8a57747ed356c08f94980034c1eb071702e4c5d22d7c2dea96c93d75737ea': 'scatter_numpy_afcafaff19c6',
+    '787161a2c138d3d97871cd49a21870397ca213d4466830173dd9586b3bf2c275': 'scatter_numpy_afcafaff19c6',
     # scatter: , [label] i neighbour -> i label agg=sum (torch)
-    'd3208c30c59afc4cec6c0dcfd60ed9ccda6cec55971cbdab9ad77c67d90c5538': 'scatter_torch_7bf938396419',
+    'c3e474204ed2589972f0ca73dfeddbf9166df23aaae8bc8ae0ab57e1c521c20f': 'scatter_torch_7bf938396419',
     # argmax: i label -> [label] i (numpy)
-    'd341d4b09c1d2022a28bce6ef7ac4e1f78185e3621e9b5695fe039dbeeb1c350': 'argmax_numpy_1c74a9b5c4a5',
+    '2b619f736bfc637c624157aa97575e43f2c0b89a83de476892a699a1e07bc73a': 'argmax_numpy_1c74a9b5c4a5',
     # argmax: i label -> [label] i (torch)
-    '8795f0d29e9e3c6caf4dec1fcfa1e60c0161cba1b807fdbe2e9504c9cb793a1e': 'argmax_torch_6aa31ce5143a',
+    'c80d1636adb67101051f1b9eee0ae0c2730e38403235ff77dc1233246e7fbf92': 'argmax_torch_6aa31ce5143a',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (numpy)
-    '6dca4451f235a3231b22ba5053a67f5a4a38d09deed5dac47ff905333b1ed7db': 'gather_scatter_numpy_632fbc5d7d4f',
+    'c47ba6e85c6957273429112d4940cf85bb4e456ad44c40018b02398ee32d8efa': 'gather_scatter_numpy_632fbc5d7d4f',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (torch)
-    'a9233d6c8705397aa4effeb21071b20fcf506143dee0083e3112d894f0767424': 'gather_scatter_torch_2b4a73b35acd',
+    '1e28af0537ab8b2abbfe4b70463dd6bd46de5223d668680c2bee2be25358d267': 'gather_scatter_torch_2b4a73b35acd',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (numpy)
-    'a59a977abf64e74100f0cbefece8ae7bf027c02d3f6b7059e55ee43e0041a252': 'gather_scatter_numpy_cfd2afbd176f',
+    '781916648cc467821ab106249892641ce628cd84d4317b10e19f85ed19e6bfae': 'gather_scatter_numpy_cfd2afbd176f',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (torch)
-    '271a9beb44f8101fdd8d42cba4f7e1e0b7b9ed3cd04811ef3a2f2f8d08c3b830': 'gather_scatter_torch_01a659035345',
+    '749454cdf5bbddcecb19a7544edfccf7739344b90bc08bb7edc71fecf1afa239': 'gather_scatter_torch_01a659035345',
     # argmax: v label -> [label] v (numpy)
-    '0799fcb4fcb04aca8db574233b83f2d83dd70602335f67235c9328d823a1002e': 'argmax_numpy_4a8d62648f93',
+    '3ddf3be4cb077903c6d17cc659053956d16cfa9c8f30a809642a8b292df2e7c9': 'argmax_numpy_4a8d62648f93',
     # argmax: v label -> [label] v (torch)
-    'fa9f4856b5acba1c15989ea1c570dc357ff7238db5793d421ea6d8f28eaec191': 'argmax_torch_9fec3346ede5',
+    '9e11af9dbce0d9c7dbe9d385490fcafeef6c7f2c90cb42b02b76b8ad51be0885': 'argmax_torch_9fec3346ede5',
     # argmax: b v label -> [label] b v (numpy)
-    '1ea7fc6f5bbb584c6a376766edf077f4b05e2d749b16f3a3a5da31a591a45908': 'argmax_numpy_189704b6d170',
+    'e0b1157ae407d6db5a37341e16c4136de653151d693e492e9d5908548f9fdf4f': 'argmax_numpy_189704b6d170',
     # argmax: b v label -> [label] b v (torch)
-    'ec69b660ca917de29dd86d6f908902079f1c3b8d9a90219485674b6892460085': 'argmax_torch_e57dcc6606e9',
+    'e566a5f6ec089bba15e9105fe16870e5ac3e403855da08c7bbd55b47a9c3e773': 'argmax_torch_e57dcc6606e9',
     # argmax: h w hq wq -> [h, w] hq wq (numpy)
-    'a19d0d1135aa789925d54b886065efa1e6bdb6b2bd8a8c1a4616763612ca7f7c': 'argmax_numpy_62a8741d2167',
+    'dc8568151dea51220e7d7ce1d30b42bf3e736bd2472c9edeaa8e4c075a1c8e03': 'argmax_numpy_62a8741d2167',
     # argmax: h w hq wq -> [h, w] hq wq (torch)
-    '2dd009ab42dc428a8ad957caf96eea940734d10467ae8f8b43925b3e35521cb7': 'argmax_torch_c3775060f50e',
+    '5094f585e029cb82aa8c0f4a7964cef0ea0b0905f80d4b57f81b55a3d0c8f52f': 'argmax_torch_c3775060f50e',
     # gather: h w c, [h, w] hq wq -> hq wq c (numpy)
-    '2760524843c22453eb16d9cb6e2f86fe12cbe22be9d73f33ed47c34614119c5e': 'gather_numpy_6655caf6e933',
+    '523546e6f1c1ef84b0b01edafd4ab5a30fc443126143a51490ed10c4b9665a13': 'gather_numpy_6655caf6e933',
     # gather: h w c, [h, w] hq wq -> hq wq c (torch)
-    'c8555f4c3941c45f10227924da01d352c2b01c92f1f85e831471774e94353b70': 'gather_torch_056b2845efd0',
+    '215a5aa170ffb309c7b0137965066c9487f756cef89c51fe0b89e04a72a4a7d9': 'gather_torch_056b2845efd0',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (numpy)
-    'b6efc854ba9dc45d4c4e1e37e10b375e091413fcce98ef7d92a9f8e1a0d2566a': 'scatter_numpy_341f0c14c52b',
+    'c43367ec0ea3557e245524327147c99eb390af28b3d02701542b172651fae0f7': 'scatter_numpy_341f0c14c52b',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (torch)
-    'bfe7372da40d767abcfd828925e95a0afed7e704d9341046849d84048a561f14': 'scatter_torch_0c86b94049ba',
+    'dbbe3f70c3a91f54114919cb378d320bc77373359a9cda6b95985f034385486e': 'scatter_torch_0c86b94049ba',
     # argmax: dh dw -> [dh, dw] (numpy)
-    'b5e4ffc393d492f5e18785a64464372ccc4e2200485f4b13d84a4f84f66b77c4': 'argmax_numpy_fd8e25cb3817',
+    '66bc29d0297c9882ab76372e1e6efcdcde2b416161d9e107676056fe4b488f39': 'argmax_numpy_fd8e25cb3817',
     # argmax: dh dw -> [dh, dw] (torch)
-    '66cc969dc5783073951b9a742659800b90ca3cb0509f2450030c3eb4f53bf5ac': 'argmax_torch_7b1487dd0f81',
+    '89d03e8adfd969ecbd6463b1cb199933c42f625f85f576bdaac383d52dfc22f7': 'argmax_torch_7b1487dd0f81',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (numpy)
-    '0027792988b129d38501aa94fc3e2dab7d3e902f4c8dd3c41162fa9eff88bd14': 'gather_numpy_de478fdaac00',
+    '9478f2a4c1b540841e49a690e48c83dbeed62d71a3de1607a50c5822755fdc66': 'gather_numpy_de478fdaac00',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (torch)
-    '4f0f01ba61be54063cf7a3069fed5d0399e192e17983fd90be2d694ccd1ece82': 'gather_torch_af6cab371515',
+    '8465c82eb062b80564413544492e64886efb24393bd23bc6af869c3ce21414b5': 'gather_torch_af6cab371515',
     # gather: stock row, [row] year month -> stock year month (numpy)
-    '603d98255cd19a074b0fdc70b62bf51033a905065d07e793740c4622955f508b': 'gather_numpy_88a66c2b3570',
+    '830abe6e7badfe46958562aca7124786d3819ad65cbac5c8796caa8b7cc55a6e': 'gather_numpy_88a66c2b3570',
     # gather: stock row, [row] year month -> stock year month (torch)
-    '6342faa868b4e234f764549037aa661f2703e9d7691a96c50f68d46ea4c39f72': 'gather_torch_22a574d5b80b',
+    'f45026523ad72f1e8a026110c1156df411753c1efdc5afdff5d4f57edb06e12d': 'gather_torch_22a574d5b80b',
     # argmax: stock year month -> [year, month] stock (numpy)
-    '3edfbe7895f3a57141a3a0f3903c380b6f9c7ac6f64b54ee61c1555116c0226e': 'argmax_numpy_9946a3c26778',
+    '499f43d4fc3173914a0579d2a43575eb4b3c6d293c3a9266a9c1ac85ecd78e6a': 'argmax_numpy_9946a3c26778',
     # argmax: stock year month -> [year, month] stock (torch)
-    '30a08a0006e12a432803e28db47e6eb0ddf71d2fac53f0a31c5a376522dad172': 'argmax_torch_f532dbdfc9e3',
+    'bbebb0ae64bf71daa494addf718b56c027fd560800b36146644701cb91225ef0': 'argmax_torch_f532dbdfc9e3',
     # gather: stock year month, [year, month] stock -> stock (numpy)
-    '5de744487fe2b3f52436b0ff438fdc73e53b0cce9bef15361421c652bb6cd87b': 'gather_numpy_d3d7b0c91b80',
+    '658f72844111147f83464801995deea8646e9132872418634fa332583a9da8f1': 'gather_numpy_d3d7b0c91b80',
     # gather: stock year month, [year, month] stock -> stock (torch)
-    '10a002d734ff9015a57526de3ed5a31c3f1473f8c7d5d2037fbc4e3ab06e603d': 'gather_torch_b3e7d3da5e5d',
+    'afc5b9f21302cd9d103f22475bcf653947182cdbc637dfc488f02c7fb4451d10': 'gather_torch_b3e7d3da5e5d',
     # argsort: stock year month -> [month] stock year order order_axis=order (numpy)
-    'f982cec756e562ffcbadd7a3b0ece858e2366eac4ada43332014448e1149f626': 'argsort_numpy_a066ed493df1',
+    '69111350dd7ba304fb943dc6a5f7764822664bc07d067edf9fe562e3fe661125': 'argsort_numpy_a066ed493df1',
     # argsort: stock year month -> [month] stock year order order_axis=order (torch)
-    'ed23604eb0466b5f56179b8d09066ff0d9b87979c22ff0f7d15f445e77af15ec': 'argsort_torch_55c5680c8bf8',
+    '920975d19e25d27513d0c18363b6921fa855e419de1586710b5ff1dfff1b18a2': 'argsort_torch_55c5680c8bf8',
     # gather: stock year month, [month] stock year rank -> stock year rank (numpy)
-    '01be7e6cbb84b893e95d9c790891d90ba0f2c422df6d6ea0cc985337b365b6d9': 'gather_numpy_43dc338ce3c6',
+    'e92122a256b432249338c5a696bbec9fdd71facb818f33ffaddba93e2c7a4fd6': 'gather_numpy_43dc338ce3c6',
     # gather: stock year month, [month] stock year rank -> stock year rank (torch)
-    'e75e23b1edf9ab58d72c2b632cd7fd383beaf884694b8557b878f94bc8ae5c6f': 'gather_torch_c4aeef90a07a',
+    '5a315da4957faa3546590319efca3be7bd1fa12fcfd06d114c5908163d66173e': 'gather_torch_c4aeef90a07a',
     # gather: stock row, [row] year month -> stock year agg=sum (numpy)
-    'e7bec0861f25514700fe882e0c4ae55da408d7fa89927f7fb87f57192fe243d1': 'gather_numpy_fcc49ce259a5',
+    'e7097f4665f28512f12322901957d29deaa0cad3b7ab0cd48b4742599269850f': 'gather_numpy_fcc49ce259a5',
     # gather: stock row, [row] year month -> stock year agg=sum (torch)
-    '8a38ab89fc83004e14a3ae1efbad872597c7f8772abf4791d9a81f08e0bb0c69': 'gather_torch_56a8c1304a47',
+    '75aaa78638eb42fe7299089a65cdcf798d02221ec97dec6b78d36e2e2dda975b': 'gather_torch_56a8c1304a47',
     # gather: stock row, [row] year month -> stock year agg=max (numpy)
-    'fd4101a5e7752f80c87c9ea7da86a9427d15d938ebc64b8862fa8f418df6bc9c': 'gather_numpy_d8f860e556ff',
+    '199108de392c4322ffc50f0fa5bb0af69e313730be049ab757aee66bf4d54193': 'gather_numpy_d8f860e556ff',
     # gather: stock row, [row] year month -> stock year agg=max (torch)
-    'd6a6fc60d57dfb0ce67e7902be7ea01dd84e90d5f23f45559f2fd900ad10fa5a': 'gather_torch_3a9dfd285ccc',
+    'cbc1e6ceba6e355ff0f8ceee6b8074a70123190d9dcc309ff0aa2f7f4c31bdbd': 'gather_torch_3a9dfd285ccc',
     # scatter: , [year, _month] stock -> year agg=sum (numpy)
-    'a75ac40b01f13620c89d363139d3d83881082a520513ea3028229bb9c0b94eb6': 'scatter_numpy_c97487ad3256',
+    'faabe05103fa44bb9195f8c56e3050ce3a9a1b415cfb00cec106a2a717a4eecd': 'scatter_numpy_c97487ad3256',
     # scatter: , [year, _month] stock -> year agg=sum (torch)
-    'f12ae647a57009dfe715bdaa28a5b118efda7c9439f647e5d4277d079fc36c2a': 'scatter_torch_0428180e2741',
+    '8801fd3ac5beb553a7a4adc89276365196a258d6acc261f627522f5c8c6a1268': 'scatter_torch_0428180e2741',
 }
