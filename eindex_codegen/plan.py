@@ -355,10 +355,13 @@ class _ArgPlanner:
         flat_layout = f"{_spaced(self.kept)} ({_spaced(self.found)})".strip()
         order = self.kept + self.found
         transpose = None if order == self.input else tuple(self.input.index(name) for name in order)
-        self._add("flatten", ["x_flat"], ["x"] + [size_var(name) for name in self.kept] + list(found_sizes),
-                  flat_layout,
+        # One found axis, already last, is laid out as it must be: the input is used as it is.
+        reshape = transpose is not None or len(self.found) > 1
+        sizes = [size_var(name) for name in self.kept] + list(found_sizes) if reshape else []
+        self._add("flatten", ["x_flat"], ["x"] + sizes, flat_layout,
                   f"The input as {flat_layout}: positions over [{found_text}] in row-major order.",
-                  transpose=transpose, sizes=tuple(size_var(name) for name in self.kept), found=found_sizes)
+                  transpose=transpose, sizes=tuple(size_var(name) for name in self.kept), found=found_sizes,
+                  reshape=reshape)
 
         if self.operation == "argsort":
             position_layout = _spaced(self.kept + [self.order])
@@ -372,7 +375,9 @@ class _ArgPlanner:
                       f"NaN first: {position_layout or '0-d'}.", function=self.operation)
 
         stacked = f"[{found_text}] {position_layout}".rstrip()
-        self._add("unravel", ["result"], ("flat_position",) + found_sizes, stacked,
+        # One found axis needs no unravelling, so its size is not read.
+        unravel_sizes = found_sizes if len(found_sizes) > 1 else ()
+        self._add("unravel", ["result"], ("flat_position",) + unravel_sizes, stacked,
                   f"Unravel into one row per bracketed axis: {stacked}.", sizes=found_sizes)
         if self.order is not None and self.other[-1] != self.order:
             destination = 1 + self.other.index(self.order)

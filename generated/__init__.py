@@ -5,109 +5,109 @@ Regenerate with `eindex-gen examples/patterns.txt -o <this folder>`; use with
 """
 
 COMPILER_VERSION = '0.1.0'
-COMPILER_FINGERPRINT = 'b4c0a6a4111c8b28192cf13fff326c13432622e777942ec8da8e8e0f54f4a6cf'
+COMPILER_FINGERPRINT = 'c1b5ce57d209c62836481ce82e0cc54a7e4b3cf638da49046853340c48b73a7a'
 PATTERNS_FILE = 'examples/patterns.txt'
 
 # cache key -> module of this package
 MODULES = {
     # argmin: cluster i -> [cluster] i (numpy)
-    'ac79074865b5e708880925fd8f393d682b9da02f45ab50f7d79354658423320a': 'argmin_numpy_5e060ad0e3c8',
+    'ca3c98c1c388f0ef61515e97f9b356308f0439364f63dc2ca439f94427b0a6f0': 'argmin_numpy_5e060ad0e3c8',
     # argmin: cluster i -> [cluster] i (torch)
-    '1953b7e0db2a1188ebbcef3b98e0feae41009689e57dbe75f8c340f8488f3e57': 'argmin_torch_7b9e83ef1d05',
+    '32dd404f409babae4cc290cd9efda2e58df0b2210501256ff169bda3e5816bb4': 'argmin_torch_7b9e83ef1d05',
     # scatter: i c, [cluster] i -> cluster c agg=mean (numpy)
-    'f473f21efb25589c63a148f1523f9a9386a1951f5c1a61f49053e3c16be32ff2': 'scatter_numpy_73726ac17962',
+    '985df1067b9b550baf83db003528952ba0694520a9a2729946a7e283cf09228e': 'scatter_numpy_73726ac17962',
     # scatter: i c, [cluster] i -> cluster c agg=mean (torch)
-    '074de35fb4eb881148fa97b57735c5f9bd8f91914b25f03af716cc57d17bb6b0': 'scatter_torch_5cdd4a4985d3',
+    '83c132aba7e245ea5cdec0014350f7a3b8838b3d7121b707408949a89bae462d': 'scatter_torch_5cdd4a4985d3',
     # scatter: , [cluster] i -> cluster agg=sum (numpy)
-    '83d2635e39bc97485d7399ba287f8cb1da663a4f329f64f66134077fd3465ef5': 'scatter_numpy_7a111f6a379e',
+    'fdf274c1e42a117d44cf0452e5d643cb5b4c8f2bf655e18b32a1aa159689b6d8': 'scatter_numpy_7a111f6a379e',
     # scatter: , [cluster] i -> cluster agg=sum (torch)
-    'afeb883cf918e87c6c945be182deb65083f4f939abec1ec1b7a97098a3cbc555': 'scatter_torch_8e3763f5177c',
+    'f6d5a38eb07b0b084183e4f762d0f08266a24ffba35bdc046d89e0915fb15eb4': 'scatter_torch_8e3763f5177c',
     # scatter: , [cluster, label] i -> cluster label agg=sum (numpy)
-    '526203a35033c7e737db1d967bd3d6ba23ef3a8762e652f49d201f7ad7c4428b': 'scatter_numpy_6dd84f0acd38',
+    '3045bee33b629e108689f1947b22a5faf8883baa64a1d16cd2a429032d8edb63': 'scatter_numpy_6dd84f0acd38',
     # scatter: , [cluster, label] i -> cluster label agg=sum (torch)
-    '6623da0a81a2273614ca5b8ea843e09dd6b7e7a2fc684adaebbff67c04d72c92': 'scatter_torch_e79731d81e79',
+    'fb2e06fa1112825b9d4ee93680a5daa76273f0cb39067e1f8d52ef09a6dbe046': 'scatter_torch_e79731d81e79',
     # argsort: i j -> [j] i order order_axis=order (numpy)
-    '52d0ee6669a290b98f0390bf871d39256ad4c9aa9a33568f016ab484d1c6046b': 'argsort_numpy_6bef5c964051',
+    'bbd28c67f0ed28b63ea8714febbbf3f44197822f572657723dfc47912fd4b9fd': 'argsort_numpy_6bef5c964051',
     # argsort: i j -> [j] i order order_axis=order (torch)
-    'b6a1b53ff970c9d4691567059aa740d6e3630cf6642491e5095eb5933d74938f': 'argsort_torch_43844a369a2d',
+    'c2b7b2101ab7380b762b23c69935c40fc5b4f5b0e042cf70a28aea3594406db7': 'argsort_torch_43844a369a2d',
     # gather: j, [j] i neighbour -> i neighbour (numpy)
-    '823553dd451abfaab53cdf1ffd5f4a0aaeec997be775fda6c47b7bb9f1a19766': 'gather_numpy_36011ca14cc2',
+    'c202c9b14db53908b21f9c618f5123017e73bb06fd157c7e82e0fdb40ce340df': 'gather_numpy_36011ca14cc2',
     # gather: j, [j] i neighbour -> i neighbour (torch)
-    '4217e1a81994949cf3fa53a35cbf1fccd6d328022a83e2a35f7279911e92eb90': 'gather_torch_b27565508f2f',
+    'e2d3a06252722a0753eb440542e57da438d9069937f76ad51ffb94abcd9a2afb': 'gather_torch_b27565508f2f',
     # scatter: , [label] i neighbour -> i label agg=sum (numpy)
-    '787161a2c138d3d97871cd49a21870397ca213d4466830173dd9586b3bf2c275': 'scatter_numpy_afcafaff19c6',
+    '481243bf350faa37e2de0b0e65944c881aa0bad8f611c09bd944bf14dd9f800c': 'scatter_numpy_afcafaff19c6',
     # scatter: , [label] i neighbour -> i label agg=sum (torch)
-    'c3e474204ed2589972f0ca73dfeddbf9166df23aaae8bc8ae0ab57e1c521c20f': 'scatter_torch_7bf938396419',
+    '46d7b5b098deecf65e9fe5aae5594a3490266dbe07ec71ace9c01600dd0a0db2': 'scatter_torch_7bf938396419',
     # argmax: i label -> [label] i (numpy)
-    '2b619f736bfc637c624157aa97575e43f2c0b89a83de476892a699a1e07bc73a': 'argmax_numpy_1c74a9b5c4a5',
+    '22dc9cfa632eddf57d28c1bec0e4b6f8557ffad31d0ea07d933acbc3f4ba5e19': 'argmax_numpy_1c74a9b5c4a5',
     # argmax: i label -> [label] i (torch)
-    'c80d1636adb67101051f1b9eee0ae0c2730e38403235ff77dc1233246e7fbf92': 'argmax_torch_6aa31ce5143a',
+    '114f9a02990e8c8c78602a2bdc7bc01496a02c7bc1b57b8a57555c7d0eb66ebd': 'argmax_torch_6aa31ce5143a',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (numpy)
-    'c47ba6e85c6957273429112d4940cf85bb4e456ad44c40018b02398ee32d8efa': 'gather_scatter_numpy_632fbc5d7d4f',
+    '595c5f4fd59d350a0960962b6ebe06ef0a510a7258e6e46ca3ecbf470d080fe6': 'gather_scatter_numpy_632fbc5d7d4f',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (torch)
-    '1e28af0537ab8b2abbfe4b70463dd6bd46de5223d668680c2bee2be25358d267': 'gather_scatter_torch_2b4a73b35acd',
+    'abdf4278328a25ab187cd294bdedaa441dd1ecc68ea0d15f5cab8fde6518d188': 'gather_scatter_torch_2b4a73b35acd',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (numpy)
-    '781916648cc467821ab106249892641ce628cd84d4317b10e19f85ed19e6bfae': 'gather_scatter_numpy_cfd2afbd176f',
+    'c725c920848e67042ebfba22d6af51f2a7cdee83d9dfc67c872c664b4730e0f2': 'gather_scatter_numpy_cfd2afbd176f',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (torch)
-    '749454cdf5bbddcecb19a7544edfccf7739344b90bc08bb7edc71fecf1afa239': 'gather_scatter_torch_01a659035345',
+    'fb82e8568109fd50cd88f8fd72c0bf2382d3be7e0451ca6c24af58a69dc0429a': 'gather_scatter_torch_01a659035345',
     # argmax: v label -> [label] v (numpy)
-    '3ddf3be4cb077903c6d17cc659053956d16cfa9c8f30a809642a8b292df2e7c9': 'argmax_numpy_4a8d62648f93',
+    '93a6f6728ee538755d1c9e7f985d6fb88cd82828d9e0271dc791f2702c68b8dd': 'argmax_numpy_4a8d62648f93',
     # argmax: v label -> [label] v (torch)
-    '9e11af9dbce0d9c7dbe9d385490fcafeef6c7f2c90cb42b02b76b8ad51be0885': 'argmax_torch_9fec3346ede5',
+    '40f6cd2b4f6c60b5fa920c9c15fdd92bb25e81aed61dc658b83154aabea42060': 'argmax_torch_9fec3346ede5',
     # argmax: b v label -> [label] b v (numpy)
-    'e0b1157ae407d6db5a37341e16c4136de653151d693e492e9d5908548f9fdf4f': 'argmax_numpy_189704b6d170',
+    '92f32591d422226df9cb822ab00e15f058f5c94a0317b6cffa7d19c392f9803c': 'argmax_numpy_189704b6d170',
     # argmax: b v label -> [label] b v (torch)
-    'e566a5f6ec089bba15e9105fe16870e5ac3e403855da08c7bbd55b47a9c3e773': 'argmax_torch_e57dcc6606e9',
+    'b221ca7d8b5ad32518538c4ce27c394cac80f743b732428087e3b3653799a496': 'argmax_torch_e57dcc6606e9',
     # argmax: h w hq wq -> [h, w] hq wq (numpy)
-    'dc8568151dea51220e7d7ce1d30b42bf3e736bd2472c9edeaa8e4c075a1c8e03': 'argmax_numpy_62a8741d2167',
+    '40d5dcd5febb5d321088171c5cf111545ad9eae48e5e326436b43d9ac1b497aa': 'argmax_numpy_62a8741d2167',
     # argmax: h w hq wq -> [h, w] hq wq (torch)
-    '5094f585e029cb82aa8c0f4a7964cef0ea0b0905f80d4b57f81b55a3d0c8f52f': 'argmax_torch_c3775060f50e',
+    '02ad8d106f315753890a3852b8ff5f68822670555c6dc44047abaa9465111b77': 'argmax_torch_c3775060f50e',
     # gather: h w c, [h, w] hq wq -> hq wq c (numpy)
-    '523546e6f1c1ef84b0b01edafd4ab5a30fc443126143a51490ed10c4b9665a13': 'gather_numpy_6655caf6e933',
+    '026252a7d33ce4d7ed381e14d8e2cf4188ae577323e20085300b25d35e215c71': 'gather_numpy_6655caf6e933',
     # gather: h w c, [h, w] hq wq -> hq wq c (torch)
-    '215a5aa170ffb309c7b0137965066c9487f756cef89c51fe0b89e04a72a4a7d9': 'gather_torch_056b2845efd0',
+    'ed3e3c92172bece28817e577167964fd8e8886f04b786dcf77140caebe1e2f2c': 'gather_torch_056b2845efd0',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (numpy)
-    'c43367ec0ea3557e245524327147c99eb390af28b3d02701542b172651fae0f7': 'scatter_numpy_341f0c14c52b',
+    '34fa6cbc5cecdbc28264ef66bd3a7509e07d040c88b5fc2c1d59d4ec45a24a9b': 'scatter_numpy_341f0c14c52b',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (torch)
-    'dbbe3f70c3a91f54114919cb378d320bc77373359a9cda6b95985f034385486e': 'scatter_torch_0c86b94049ba',
+    '55ff36116e4310131343f13a19a71eb485fa783fffec79259f20a1699b344dd7': 'scatter_torch_0c86b94049ba',
     # argmax: dh dw -> [dh, dw] (numpy)
-    '66bc29d0297c9882ab76372e1e6efcdcde2b416161d9e107676056fe4b488f39': 'argmax_numpy_fd8e25cb3817',
+    'b71e98898ddf9b9c482c63043a5b5cb2ccd992d9e3db0f0c7658da99bad4ce5e': 'argmax_numpy_fd8e25cb3817',
     # argmax: dh dw -> [dh, dw] (torch)
-    '89d03e8adfd969ecbd6463b1cb199933c42f625f85f576bdaac383d52dfc22f7': 'argmax_torch_7b1487dd0f81',
+    '98e41c7f8bcdaea1f3085c262e3fa46b213711a42924254813cc164bdf64193d': 'argmax_torch_7b1487dd0f81',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (numpy)
-    '9478f2a4c1b540841e49a690e48c83dbeed62d71a3de1607a50c5822755fdc66': 'gather_numpy_de478fdaac00',
+    'f8a78a6d69c5e32492bd8eae8f5bfca14b8cd3acef902cba85c4538e98d9652f': 'gather_numpy_de478fdaac00',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (torch)
-    '8465c82eb062b80564413544492e64886efb24393bd23bc6af869c3ce21414b5': 'gather_torch_af6cab371515',
+    'fb289c72662cede2813d49c79ee95a7bbca9b5186a718ba52a109dea25fd6305': 'gather_torch_af6cab371515',
     # gather: stock row, [row] year month -> stock year month (numpy)
-    '830abe6e7badfe46958562aca7124786d3819ad65cbac5c8796caa8b7cc55a6e': 'gather_numpy_88a66c2b3570',
+    'fa7ecb3f4ba7f18a6d995392c5bffb1eff4cddaa85b00ebbb32866b2afc37793': 'gather_numpy_88a66c2b3570',
     # gather: stock row, [row] year month -> stock year month (torch)
-    'f45026523ad72f1e8a026110c1156df411753c1efdc5afdff5d4f57edb06e12d': 'gather_torch_22a574d5b80b',
+    '72c011a23fe71fa57e97d4d557954c56cac08269cdec377c50f8319ecfdf8697': 'gather_torch_22a574d5b80b',
     # argmax: stock year month -> [year, month] stock (numpy)
-    '499f43d4fc3173914a0579d2a43575eb4b3c6d293c3a9266a9c1ac85ecd78e6a': 'argmax_numpy_9946a3c26778',
+    '123ae1ecd75de539bc6733d22494d0fde728f95e216515b583311542f5d6e5d4': 'argmax_numpy_9946a3c26778',
     # argmax: stock year month -> [year, month] stock (torch)
-    'bbebb0ae64bf71daa494addf718b56c027fd560800b36146644701cb91225ef0': 'argmax_torch_f532dbdfc9e3',
+    '12423e55db90ab1d7112040acb148a297fd9758538517e032f68c2457152a833': 'argmax_torch_f532dbdfc9e3',
     # gather: stock year month, [year, month] stock -> stock (numpy)
-    '658f72844111147f83464801995deea8646e9132872418634fa332583a9da8f1': 'gather_numpy_d3d7b0c91b80',
+    '41646c131be76fc6f7e4f1939a5d85ce70e2508dde046b72ec5cf796267c8d48': 'gather_numpy_d3d7b0c91b80',
     # gather: stock year month, [year, month] stock -> stock (torch)
-    'afc5b9f21302cd9d103f22475bcf653947182cdbc637dfc488f02c7fb4451d10': 'gather_torch_b3e7d3da5e5d',
+    '4af9562c8ae28a1e7ce0a5e6efc439e01233ded6330d472a0f8bae0ed3e9000a': 'gather_torch_b3e7d3da5e5d',
     # argsort: stock year month -> [month] stock year order order_axis=order (numpy)
-    '69111350dd7ba304fb943dc6a5f7764822664bc07d067edf9fe562e3fe661125': 'argsort_numpy_a066ed493df1',
+    '895217d2a7d9d17447f492e0a09f2fc1e879cc8e02f633f970c701f42a95775a': 'argsort_numpy_a066ed493df1',
     # argsort: stock year month -> [month] stock year order order_axis=order (torch)
-    '920975d19e25d27513d0c18363b6921fa855e419de1586710b5ff1dfff1b18a2': 'argsort_torch_55c5680c8bf8',
+    'e82707c0d008f42ee4f0539be531e216960a30b3b4abe4ca09894da3bb3c692d': 'argsort_torch_55c5680c8bf8',
     # gather: stock year month, [month] stock year rank -> stock year rank (numpy)
-    'e92122a256b432249338c5a696bbec9fdd71facb818f33ffaddba93e2c7a4fd6': 'gather_numpy_43dc338ce3c6',
+    '716015ec11b006ec5b5574aa66e15bb06bbf0422ccd53303a5d8e0d85d77c6de': 'gather_numpy_43dc338ce3c6',
     # gather: stock year month, [month] stock year rank -> stock year rank (torch)
-    '5a315da4957faa3546590319efca3be7bd1fa12fcfd06d114c5908163d66173e': 'gather_torch_c4aeef90a07a',
+    '280d1bfb5367ae583a43b8fd01b32dad9f9dab44a16929336b062703d4cdc27a': 'gather_torch_c4aeef90a07a',
     # gather: stock row, [row] year month -> stock year agg=sum (numpy)
-    'e7097f4665f28512f12322901957d29deaa0cad3b7ab0cd48b4742599269850f': 'gather_numpy_fcc49ce259a5',
+    '526d8a4f85fbffd7556d92b8a6cc9f0133e5c78eecdfe79c9e9fc4b5ce81aec4': 'gather_numpy_fcc49ce259a5',
     # gather: stock row, [row] year month -> stock year agg=sum (torch)
-    '75aaa78638eb42fe7299089a65cdcf798d02221ec97dec6b78d36e2e2dda975b': 'gather_torch_56a8c1304a47',
+    '13ddf27c2c946fee5f7619e7163a5d378bcfe6b5f696688289d940b8cbe17480': 'gather_torch_56a8c1304a47',
     # gather: stock row, [row] year month -> stock year agg=max (numpy)
-    '199108de392c4322ffc50f0fa5bb0af69e313730be049ab757aee66bf4d54193': 'gather_numpy_d8f860e556ff',
+    '2022f9ff439214485cdc22ac55ca6d96e675c012466441ae53b0ad9b2bc7275c': 'gather_numpy_d8f860e556ff',
     # gather: stock row, [row] year month -> stock year agg=max (torch)
-    'cbc1e6ceba6e355ff0f8ceee6b8074a70123190d9dcc309ff0aa2f7f4c31bdbd': 'gather_torch_3a9dfd285ccc',
+    '94f1c16e036f8b2b0373bc941de37bb8ac3a96c452c45edccdba100b99592b3d': 'gather_torch_3a9dfd285ccc',
     # scatter: , [year, _month] stock -> year agg=sum (numpy)
-    'faabe05103fa44bb9195f8c56e3050ce3a9a1b415cfb00cec106a2a717a4eecd': 'scatter_numpy_c97487ad3256',
+    'a4d31d5ddbf784734343a767bed6fabed3a3387066d643ca927a3976cc471441': 'scatter_numpy_c97487ad3256',
     # scatter: , [year, _month] stock -> year agg=sum (torch)
-    '8801fd3ac5beb553a7a4adc89276365196a258d6acc261f627522f5c8c6a1268': 'scatter_torch_0428180e2741',
+    'ba4296228c4de83cb08622060afacafe6894e259a610e3f0da6d33aa6f106957': 'scatter_torch_0428180e2741',
 }
