@@ -279,7 +279,7 @@ def measure_gather_memory(codegen, dims):
     limit = result.nbytes + ind.size * np.dtype(np.int64).itemsize
     hand = handwritten.numpy_gather_candidates(arr, ind)
     hand_peaks = {name: _traced_peak(hand[name])[0]
-                  for name in ("fancy indexing", "np.take on a flat row index")}
+                  for name in ("fancy indexing", "take on a flat row index")}
     hand_text = ", ".join(f"{name} {value / 2**20:.2f} MiB" for name, value in hand_peaks.items())
     detail = (f"b={dims['b']} h={dims['h']} w={dims['w']} c={dims['c']} t={dims['t']}, numpy, "
               f"check_bounds=True; limit = output {result.nbytes / 2**20:.2f} MiB + int64 copy of the "
