@@ -5,109 +5,109 @@ Regenerate with `eindex-gen examples/patterns.txt -o <this folder>`; use with
 """
 
 COMPILER_VERSION = '0.1.0'
-COMPILER_FINGERPRINT = 'c1b5ce57d209c62836481ce82e0cc54a7e4b3cf638da49046853340c48b73a7a'
+COMPILER_FINGERPRINT = '7e2735c05b5ec25a5b843e3980a9e8d9ae3f4481e995d80da1f7b834b493c2c3'
 PATTERNS_FILE = 'examples/patterns.txt'
 
 # cache key -> module of this package
 MODULES = {
     # argmin: cluster i -> [cluster] i (numpy)
-    'ca3c98c1c388f0ef61515e97f9b356308f0439364f63dc2ca439f94427b0a6f0': 'argmin_numpy_5e060ad0e3c8',
+    '05eddd5fcfde005060d0f0ffe79d3d20c91088b4987596a004423b69ca24d0c3': 'argmin_numpy_5e060ad0e3c8',
     # argmin: cluster i -> [cluster] i (torch)
-    '32dd404f409babae4cc290cd9efda2e58df0b2210501256ff169bda3e5816bb4': 'argmin_torch_7b9e83ef1d05',
+    '02ac0d76fffee221a960d1dbe681544714d885dca71d84a38d21add2ab850664': 'argmin_torch_7b9e83ef1d05',
     # scatter: i c, [cluster] i -> cluster c agg=mean (numpy)
-    '985df1067b9b550baf83db003528952ba0694520a9a2729946a7e283cf09228e': 'scatter_numpy_73726ac17962',
+    'bf25d538af559ce646a1b492a3de5b1f6225ef83bf057372a5e5d0bb04882f90': 'scatter_numpy_73726ac17962',
     # scatter: i c, [cluster] i -> cluster c agg=mean (torch)
-    '83c132aba7e245ea5cdec0014350f7a3b8838b3d7121b707408949a89bae462d': 'scatter_torch_5cdd4a4985d3',
+    '402f1d7b188575b28003afb4421f0d81f27ef835d7caf3fe092b923aac7685c1': 'scatter_torch_5cdd4a4985d3',
     # scatter: , [cluster] i -> cluster agg=sum (numpy)
-    'fdf274c1e42a117d44cf0452e5d643cb5b4c8f2bf655e18b32a1aa159689b6d8': 'scatter_numpy_7a111f6a379e',
+    'f029291c45e56798ad5e1b04994e72a7ed2905690d0459a03350a5cbc58e27ae': 'scatter_numpy_7a111f6a379e',
     # scatter: , [cluster] i -> cluster agg=sum (torch)
-    'f6d5a38eb07b0b084183e4f762d0f08266a24ffba35bdc046d89e0915fb15eb4': 'scatter_torch_8e3763f5177c',
+    'cc5c5ae8eb29aea6597cd8e647aa3e1a912f830fb9d3ad06c58917f298a5b234': 'scatter_torch_8e3763f5177c',
     # scatter: , [cluster, label] i -> cluster label agg=sum (numpy)
-    '3045bee33b629e108689f1947b22a5faf8883baa64a1d16cd2a429032d8edb63': 'scatter_numpy_6dd84f0acd38',
+    'e7714b611fe8334c08f12d0ebb0b8b1fa966a8995fc8c644356afae7e36ce5f4': 'scatter_numpy_6dd84f0acd38',
     # scatter: , [cluster, label] i -> cluster label agg=sum (torch)
-    'fb2e06fa1112825b9d4ee93680a5daa76273f0cb39067e1f8d52ef09a6dbe046': 'scatter_torch_e79731d81e79',
+    '93ba13e69af15bb7d29679f391d1624771cae59264527ab6191c1a65fc0b56ba': 'scatter_torch_e79731d81e79',
     # argsort: i j -> [j] i order order_axis=order (numpy)
-    'bbd28c67f0ed28b63ea8714febbbf3f44197822f572657723dfc47912fd4b9fd': 'argsort_numpy_6bef5c964051',
+    '74ace83989c0f2c649240931169b95f7ccbfc5a3139547f74b534163996ff014': 'argsort_numpy_6bef5c964051',
     # argsort: i j -> [j] i order order_axis=order (torch)
-    'c2b7b2101ab7380b762b23c69935c40fc5b4f5b0e042cf70a28aea3594406db7': 'argsort_torch_43844a369a2d',
+    'f1a9e897ecd1a39524bd7f14f64cff1ebf76f9dc6a1b5e41331c81e718c32a4f': 'argsort_torch_43844a369a2d',
     # gather: j, [j] i neighbour -> i neighbour (numpy)
-    'c202c9b14db53908b21f9c618f5123017e73bb06fd157c7e82e0fdb40ce340df': 'gather_numpy_36011ca14cc2',
+    '29f9a0db3ea4cddb79e8777f10473ef6d5ac734a722d3ce2d24aa266a3123dff': 'gather_numpy_36011ca14cc2',
     # gather: j, [j] i neighbour -> i neighbour (torch)
-    'e2d3a06252722a0753eb440542e57da438d9069937f76ad51ffb94abcd9a2afb': 'gather_torch_b27565508f2f',
+    '35c745ae32a956f002985f1bf099e593af127ec160e492254bcf13ab6f42b102': 'gather_torch_b27565508f2f',
     # scatter: , [label] i neighbour -> i label agg=sum (numpy)
-    '481243bf350faa37e2de0b0e65944c881aa0bad8f611c09bd944bf14dd9f800c': 'scatter_numpy_afcafaff19c6',
+    'd8a9e481a3e074d84bfb6119b934cf7e18a1f8b4f965aaa9b68ffaf536e69bba': 'scatter_numpy_afcafaff19c6',
     # scatter: , [label] i neighbour -> i label agg=sum (torch)
-    '46d7b5b098deecf65e9fe5aae5594a3490266dbe07ec71ace9c01600dd0a0db2': 'scatter_torch_7bf938396419',
+    'bcb081e0065dcf0e104920c7920f638a9715b36d2c286159fedfe7f271586736': 'scatter_torch_7bf938396419',
     # argmax: i label -> [label] i (numpy)
-    '22dc9cfa632eddf57d28c1bec0e4b6f8557ffad31d0ea07d933acbc3f4ba5e19': 'argmax_numpy_1c74a9b5c4a5',
+    'd2b920392e09f99ff5fafd893aebb0a4e0e65ac6f4a0332aaaf05ce85e848aed': 'argmax_numpy_1c74a9b5c4a5',
     # argmax: i label -> [label] i (torch)
-    '114f9a02990e8c8c78602a2bdc7bc01496a02c7bc1b57b8a57555c7d0eb66ebd': 'argmax_torch_6aa31ce5143a',
+    'f55ccf7498dd679a62f1e785d0a0fe932ea81a9a76185fc6592a664ca5f67416': 'argmax_torch_6aa31ce5143a',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (numpy)
-    '595c5f4fd59d350a0960962b6ebe06ef0a510a7258e6e46ca3ecbf470d080fe6': 'gather_scatter_numpy_632fbc5d7d4f',
+    'cee904ee8bc705a70f33cd1554d1e9c8f3072329a034d01a964ed9bafa77d9c6': 'gather_scatter_numpy_632fbc5d7d4f',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (torch)
-    'abdf4278328a25ab187cd294bdedaa441dd1ecc68ea0d15f5cab8fde6518d188': 'gather_scatter_torch_2b4a73b35acd',
+    'a8ad9cf134e89602475289819a07134236cbabc8d41d26e71e50e1b24d1711a2': 'gather_scatter_torch_2b4a73b35acd',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (numpy)
-    'c725c920848e67042ebfba22d6af51f2a7cdee83d9dfc67c872c664b4730e0f2': 'gather_scatter_numpy_cfd2afbd176f',
+    '7294cf8eaad7d4f56f5fd115890b0bcfad2dddf0fdfa2cfa86ef849efef7e132': 'gather_scatter_numpy_cfd2afbd176f',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (torch)
-    'fb82e8568109fd50cd88f8fd72c0bf2382d3be7e0451ca6c24af58a69dc0429a': 'gather_scatter_torch_01a659035345',
+    'f53e086edfe1b0b4467ee955d5ab9cd81a68b8872275cad2f94aafac2be17d70': 'gather_scatter_torch_01a659035345',
     # argmax: v label -> [label] v (numpy)
-    '93a6f6728ee538755d1c9e7f985d6fb88cd82828d9e0271dc791f2702c68b8dd': 'argmax_numpy_4a8d62648f93',
+    'c04fcb8beb3661ccb01ee6640597b15059048c8b24c218742504f6a164f2de08': 'argmax_numpy_4a8d62648f93',
     # argmax: v label -> [label] v (torch)
-    '40f6cd2b4f6c60b5fa920c9c15fdd92bb25e81aed61dc658b83154aabea42060': 'argmax_torch_9fec3346ede5',
+    'c9eb5bd35457291d7593303be4da0acdbce0fae89a619bdcf407d3d74ac99a60': 'argmax_torch_9fec3346ede5',
     # argmax: b v label -> [label] b v (numpy)
-    '92f32591d422226df9cb822ab00e15f058f5c94a0317b6cffa7d19c392f9803c': 'argmax_numpy_189704b6d170',
+    '44d8e8ce29c5c25c8977dc4f91176697699b7c05fdb20a763a69dcd450fe2fe6': 'argmax_numpy_189704b6d170',
     # argmax: b v label -> [label] b v (torch)
-    'b221ca7d8b5ad32518538c4ce27c394cac80f743b732428087e3b3653799a496': 'argmax_torch_e57dcc6606e9',
+    '53a211d33b26398020e8cbf393a45f0df8d1b11e737ddfb5dd2b5a5630140ca9': 'argmax_torch_e57dcc6606e9',
     # argmax: h w hq wq -> [h, w] hq wq (numpy)
-    '40d5dcd5febb5d321088171c5cf111545ad9eae48e5e326436b43d9ac1b497aa': 'argmax_numpy_62a8741d2167',
+    'bd974ba2f016b6d29ee88965ec0c56b29f6ebd61b1b5d0bdaf4b90c74dbb56cf': 'argmax_numpy_62a8741d2167',
     # argmax: h w hq wq -> [h, w] hq wq (torch)
-    '02ad8d106f315753890a3852b8ff5f68822670555c6dc44047abaa9465111b77': 'argmax_torch_c3775060f50e',
+    '79da698004db897c260139bf7f776dba441f5574f4b0e147a650f0cc48d80438': 'argmax_torch_c3775060f50e',
     # gather: h w c, [h, w] hq wq -> hq wq c (numpy)
-    '026252a7d33ce4d7ed381e14d8e2cf4188ae577323e20085300b25d35e215c71': 'gather_numpy_6655caf6e933',
+    '39a13917396ac9e9981c850e156b222e9dbf28a26dc29df471f812fbd69eccaf': 'gather_numpy_6655caf6e933',
     # gather: h w c, [h, w] hq wq -> hq wq c (torch)
-    'ed3e3c92172bece28817e577167964fd8e8886f04b786dcf77140caebe1e2f2c': 'gather_torch_056b2845efd0',
+    '1b7649b78010f7c146b8ef6134e32606fb180e0f62fa9bb1611a445ed0266213': 'gather_torch_056b2845efd0',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (numpy)
-    '34fa6cbc5cecdbc28264ef66bd3a7509e07d040c88b5fc2c1d59d4ec45a24a9b': 'scatter_numpy_341f0c14c52b',
+    '7867fad298d2fe545564c3f51176bcfae29dd577cb2b29e27c3e0adabba556bb': 'scatter_numpy_341f0c14c52b',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (torch)
-    '55ff36116e4310131343f13a19a71eb485fa783fffec79259f20a1699b344dd7': 'scatter_torch_0c86b94049ba',
+    '5fddd77aa43270df0a7ea325100665d0374aca1a6e16b0252efc99433227cd6c': 'scatter_torch_0c86b94049ba',
     # argmax: dh dw -> [dh, dw] (numpy)
-    'b71e98898ddf9b9c482c63043a5b5cb2ccd992d9e3db0f0c7658da99bad4ce5e': 'argmax_numpy_fd8e25cb3817',
+    '05aa10fd9039b34a3fde30dd6a2c6182cca731b83122c9e762c04e961190df59': 'argmax_numpy_fd8e25cb3817',
     # argmax: dh dw -> [dh, dw] (torch)
-    '98e41c7f8bcdaea1f3085c262e3fa46b213711a42924254813cc164bdf64193d': 'argmax_torch_7b1487dd0f81',
+    '5972c23399ef7c62cf3a5df5ece493f4e03174e93ba30ea7a71f4065af2900bc': 'argmax_torch_7b1487dd0f81',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (numpy)
-    'f8a78a6d69c5e32492bd8eae8f5bfca14b8cd3acef902cba85c4538e98d9652f': 'gather_numpy_de478fdaac00',
+    '2b9f619543e8ff5fb6b09c003814489ab41c61fd31ef05aefb1aafd9e5a5b30a': 'gather_numpy_de478fdaac00',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (torch)
-    'fb289c72662cede2813d49c79ee95a7bbca9b5186a718ba52a109dea25fd6305': 'gather_torch_af6cab371515',
+    '8c52e43a4f6c7fe02f035b0618c51b651cd7d1f5d3dd67cfc3f899085ddd544d': 'gather_torch_af6cab371515',
     # gather: stock row, [row] year month -> stock year month (numpy)
-    'fa7ecb3f4ba7f18a6d995392c5bffb1eff4cddaa85b00ebbb32866b2afc37793': 'gather_numpy_88a66c2b3570',
+    'b5c9894de9dfbf92f61bc79a42999f8337d58bb1a1a0a7146e22338a4d1a64b3': 'gather_numpy_88a66c2b3570',
     # gather: stock row, [row] year month -> stock year month (torch)
-    '72c011a23fe71fa57e97d4d557954c56cac08269cdec377c50f8319ecfdf8697': 'gather_torch_22a574d5b80b',
+    '380319841fd90ce38862c0b3c24c5fb726f54c86b2c7bd1ca760715afc89a4e4': 'gather_torch_22a574d5b80b',
     # argmax: stock year month -> [year, month] stock (numpy)
-    '123ae1ecd75de539bc6733d22494d0fde728f95e216515b583311542f5d6e5d4': 'argmax_numpy_9946a3c26778',
+    '66d4f614b07a59a052e1b8de5f84f985ca7753c169cb794f6834373f694d87e6': 'argmax_numpy_9946a3c26778',
     # argmax: stock year month -> [year, month] stock (torch)
-    '12423e55db90ab1d7112040acb148a297fd9758538517e032f68c2457152a833': 'argmax_torch_f532dbdfc9e3',
+    'e9d4fe8e4c245a91b2cb4ff6d6ebae6ddd57e17ad6ab983b901119455fd9f59f': 'argmax_torch_f532dbdfc9e3',
     # gather: stock year month, [year, month] stock -> stock (numpy)
-    '41646c131be76fc6f7e4f1939a5d85ce70e2508dde046b72ec5cf796267c8d48': 'gather_numpy_d3d7b0c91b80',
+    '079b558cd8002e4cf5ac1e35f2226abcdbd554a2b473220c3bdd7a2d826dd007': 'gather_numpy_d3d7b0c91b80',
     # gather: stock year month, [year, month] stock -> stock (torch)
-    '4af9562c8ae28a1e7ce0a5e6efc439e01233ded6330d472a0f8bae0ed3e9000a': 'gather_torch_b3e7d3da5e5d',
+    'a36120170bb20eccb4c2599aff0ba3b8be4d571154dff8ea809f49a0cd5fd237': 'gather_torch_b3e7d3da5e5d',
     # argsort: stock year month -> [month] stock year order order_axis=order (numpy)
-    '895217d2a7d9d17447f492e0a09f2fc1e879cc8e02f633f970c701f42a95775a': 'argsort_numpy_a066ed493df1',
+    'cbf26abeede7c66a1e53939788a89c8b1f4398e8ca61bfc3316e405ab091663c': 'argsort_numpy_a066ed493df1',
     # argsort: stock year month -> [month] stock year order order_axis=order (torch)
-    'e82707c0d008f42ee4f0539be531e216960a30b3b4abe4ca09894da3bb3c692d': 'argsort_torch_55c5680c8bf8',
+    '5d8e781ad16e6c7956af346eee6e8d67e1a71282075e2b96e3ae7af088ee50b1': 'argsort_torch_55c5680c8bf8',
     # gather: stock year month, [month] stock year rank -> stock year rank (numpy)
-    '716015ec11b006ec5b5574aa66e15bb06bbf0422ccd53303a5d8e0d85d77c6de': 'gather_numpy_43dc338ce3c6',
+    '4316c26b2de1e3dcf10b517b4b96ab1b44884dabab1e354e34619194db7e26ba': 'gather_numpy_43dc338ce3c6',
     # gather: stock year month, [month] stock year rank -> stock year rank (torch)
-    '280d1bfb5367ae583a43b8fd01b32dad9f9dab44a16929336b062703d4cdc27a': 'gather_torch_c4aeef90a07a',
+    'd2647428843afd4789a1576c255ccd0272ece9895d6d7f5faadc197daccdae86': 'gather_torch_c4aeef90a07a',
     # gather: stock row, [row] year month -> stock year agg=sum (numpy)
-    '526d8a4f85fbffd7556d92b8a6cc9f0133e5c78eecdfe79c9e9fc4b5ce81aec4': 'gather_numpy_fcc49ce259a5',
+    '1c7e2c20c0efa2486f138e73752edc7f79a4a1fdd2c390856c27ab01872198f5': 'gather_numpy_fcc49ce259a5',
     # gather: stock row, [row] year month -> stock year agg=sum (torch)
-    '13ddf27c2c946fee5f7619e7163a5d378bcfe6b5f696688289d940b8cbe17480': 'gather_torch_56a8c1304a47',
+    '24f55af3679521a3e21bab92b100cf0cd28c71820a8e8744b54c5672b4cb2ffa': 'gather_torch_56a8c1304a47',
     # gather: stock row, [row] year month -> stock year agg=max (numpy)
-    '2022f9ff439214485cdc22ac55ca6d96e675c012466441ae53b0ad9b2bc7275c': 'gather_numpy_d8f860e556ff',
+    'e70fbc795eec61ea1845fae129ef23f90556426ef0b2e898051c82b55116f8c7': 'gather_numpy_d8f860e556ff',
     # gather: stock row, [row] year month -> stock year agg=max (torch)
-    '94f1c16e036f8b2b0373bc941de37bb8ac3a96c452c45edccdba100b99592b3d': 'gather_torch_3a9dfd285ccc',
+    '5f7c1b679a8a2d2b0ef0aa076cfa530255bae630457e66d182a2d2d26f5d591a': 'gather_torch_3a9dfd285ccc',
     # scatter: , [year, _month] stock -> year agg=sum (numpy)
-    'a4d31d5ddbf784734343a767bed6fabed3a3387066d643ca927a3976cc471441': 'scatter_numpy_c97487ad3256',
+    'db3e35ba02dabf33ff8462353c042ed476b44804dc7c9658ca48165f65a51e71': 'scatter_numpy_c97487ad3256',
     # scatter: , [year, _month] stock -> year agg=sum (torch)
-    'ba4296228c4de83cb08622060afacafe6894e259a610e3f0da6d33aa6f106957': 'scatter_torch_0428180e2741',
+    '3f20ccf71690b032c7fa53d54a04268297fd65beb904a7653a5842787de6bc12': 'scatter_torch_0428180e2741',
 }

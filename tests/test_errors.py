@@ -563,11 +563,26 @@ def test_out_of_range_after_ignored_row(backend, form):
     assert_words(message, ["index value 4 is out of range", "axis 'w' of size 4"])
 
 
+@pytest.mark.parametrize("form", ["stacked", "list"])
 @pytest.mark.parametrize("value", [2**63, 2**64 - 1])
-def test_uint64_index_above_int64_range(backend, value):
-    ind = np.array([[value], [0]], dtype=np.uint64)
+def test_uint64_index_above_int64_range(backend, value, form):
+    ind = np.array([[0], [value]], dtype=np.uint64)
+    ind = ind if form == "stacked" else list(ind)
     message = run_error(backend.gather, np.zeros((3, 4)), ind, "h w, [h, w] t -> t")
-    assert_words(message, [f"index value {value} is out of range", "axis 'h'"])
+    assert_words(message, [f"index value {value} is out of range", "axis 'w' of size 4"])
+
+
+@pytest.mark.parametrize("value", [2**63, 2**64 - 1])
+def test_big_endian_uint64_index_above_int64_range(value):
+    ind = np.array([[0], [value]], dtype=">u8")
+    message = run_error(eindex.gather, np.zeros((3, 4)), ind, "h w, [h, w] t -> t")
+    assert_words(message, [f"index value {value} is out of range", "axis 'w' of size 4"])
+
+
+def test_ignored_uint64_row_above_int64_range(backend):
+    ind = np.array([[2**63, 2**64 - 1], [1, 3]], dtype=np.uint64)
+    result = backend.gather(np.arange(4.0), ind, "w, [_, w] t -> t")
+    np.testing.assert_array_equal(result, [1.0, 3.0])
 
 
 # --- Dtypes -------------------------------------------------------------------------------------

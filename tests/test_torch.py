@@ -222,6 +222,16 @@ def test_array_dtypes_keep_dtype_and_match_numpy(dtype):
     assert_same(best.numpy(), eindex.argmax(reference, "i c -> [i] c"))
 
 
+def test_bool_arg_reductions():
+    # a b: the first True of each row for argmax, its first False for argmin; row 2 is all False.
+    x = torch.tensor([[True, False, True], [False, True, True], [False, False, False]])
+
+    assert eindex_torch.argmax(x, "a b -> [b] a").tolist() == [[0, 1, 0]]
+    assert eindex_torch.argmin(x, "a b -> [b] a").tolist() == [[1, 0, 0]]
+    assert eindex_torch.argmax(x, "a b -> [a, b]").tolist() == [0, 0]
+    assert eindex_torch.argsort(x, "a b -> [b] a order").tolist() == [[[1, 0, 2], [0, 1, 2], [0, 1, 2]]]
+
+
 @pytest.mark.parametrize("dtype", [torch.uint16, torch.uint32, torch.uint64], ids=str)
 def test_wide_unsigned_sums_match_numpy(dtype):
     # torch has no addition kernels for these dtypes; the sums run in int64 and wrap around alike.
@@ -624,7 +634,7 @@ def test_generated_torch_modules_pass_ruff(tmp_path):
 def test_runtime_reads_values_back_only_in_cpu_checks():
     source = pathlib.Path(torch_runtime.__file__).read_text(encoding="utf-8")
     functions = {function.split("(")[0]: function for function in source.split("\ndef ")}
-    reads = (".item()", ".numpy()", ".tolist()", ".cpu()")
+    reads = (".item()", ".numpy()", ".tolist()", ".cpu()", "bool(")
     reading = [name for name, function in functions.items() if any(call in function for call in reads)]
 
     # The bounds check reads back on the CPU only, and so does the uint64 range check.

@@ -45,11 +45,15 @@ def _integer_array(value, description, pattern):
     return array
 
 
-def _as_int64(row, name, pattern):
-    """Return `row` as int64, rejecting uint64 values that int64 would wrap to negative numbers."""
-    if row.dtype == np.uint64 and not name.startswith("_") and row.size and row.max() > _INT64_MAX:
-        fail(f"index value {row.max()} is out of range for axis {name!r}: it does not fit in int64",
-             pattern)
+def _as_int64(row):
+    """Return `row` as int64, or as native uint64 when it holds a value past the int64 range.
+
+    Such a value is out of range for any axis. Kept unsigned, it reaches the
+    bounds check intact, which reports it with the size of its axis; int64
+    would wrap it to a negative number.
+    """
+    if row.dtype.kind == "u" and row.dtype.itemsize == 8 and row.size and row.max() > _INT64_MAX:
+        return row.astype(np.uint64, copy=False)
     return row.astype(np.int64, copy=False)
 
 
@@ -70,8 +74,7 @@ def index_rows(ind, names, index_axes, pattern):
         if len(ind) != n_rows:
             fail(f"the index is a {type(ind).__name__} of {len(ind)} arrays, but the brackets "
                  f"[{', '.join(names)}] need {n_rows}", pattern)
-        rows = [_as_int64(_integer_array(row, f"index row {name!r}", pattern), name, pattern)
-                for name, row in zip(names, ind)]
+        rows = [_as_int64(_integer_array(row, f"index row {name!r}", pattern)) for name, row in zip(names, ind)]
         for name, row in zip(names, rows):
             if row.ndim != ndim:
                 fail(f"index row {name!r} has {row.ndim} dimensions {tuple(row.shape)}, but the index "
@@ -91,7 +94,7 @@ def index_rows(ind, names, index_axes, pattern):
     if stacked.shape[0] != n_rows:
         fail(f"the index has {stacked.shape[0]} rows along its first axis, but the brackets "
              f"[{', '.join(names)}] need {n_rows}", pattern)
-    return [_as_int64(row, name, pattern) for name, row in zip(names, stacked)], stacked.shape[1:]
+    return [_as_int64(row) for row in stacked], stacked.shape[1:]
 
 
 def check_index_size(index_shape, dim, axis, size, pattern):

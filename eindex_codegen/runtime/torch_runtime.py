@@ -34,6 +34,7 @@ __all__ = [
     "identity",
     "index_rows",
     "mean",
+    "orderable",
 ]
 
 _INTEGER_DTYPES = (
@@ -71,17 +72,19 @@ def _integer_tensor(value, description, device, pattern):
     return value
 
 
-def _as_int64(row, name, pattern):
-    """Return `row` as int64, rejecting uint64 values that int64 would wrap to negative numbers.
+def _as_int64(row):
+    """Return `row` as int64, or as uint64 when it holds a value past the int64 range.
 
-    The check reads a value back from the tensor, so it runs on the CPU only: on other devices
-    such values wrap, and the bounds check then reports the wrapped value.
+    Such a value is out of range for any axis. Kept unsigned, it reaches the
+    bounds check intact, which reports it with the size of its axis; int64
+    would wrap it to a negative number. Finding it reads a value back from the
+    tensor, so it is looked for on the CPU only: on other devices such values
+    wrap, and the bounds check then reports the wrapped value.
     """
-    if row.dtype == torch.uint64 and not name.startswith("_") and row.device.type == "cpu" and row.numel():
+    if row.dtype == torch.uint64 and row.device.type == "cpu" and row.numel():
         wrapped = row.view(torch.int64)  # torch 2.13 has no max() kernel for uint64
         if bool((wrapped < 0).any()):
-            value = wrapped[wrapped < 0][0].item() + 2**64
-            fail(f"index value {value} is out of range for axis {name!r}: it does not fit in int64", pattern)
+            return row
     return row.to(torch.int64)
 
 
@@ -119,7 +122,7 @@ def index_rows(ind, names, index_axes, device, pattern):
         if len(ind) != n_rows:
             fail(f"the index is a {type(ind).__name__} of {len(ind)} tensors, but the brackets "
                  f"[{', '.join(names)}] need {n_rows}", pattern)
-        rows = [_as_int64(_integer_tensor(row, f"index row {name!r}", device, pattern), name, pattern)
+        rows = [_as_int64(_integer_tensor(row, f"index row {name!r}", device, pattern))
                 for name, row in zip(names, ind)]
         for name, row in zip(names, rows):
             if row.ndim != ndim:
@@ -136,7 +139,7 @@ def index_rows(ind, names, index_axes, device, pattern):
     if stacked.shape[0] != n_rows:
         fail(f"the index has {stacked.shape[0]} rows along its first axis, but the brackets "
              f"[{', '.join(names)}] need {n_rows}", pattern)
-    return [_as_int64(row, name, pattern) for name, row in zip(names, stacked.unbind(0))], stacked.shape[1:]
+    return [_as_int64(row) for row in stacked.unbind(0)], stacked.shape[1:]
 
 
 def check_bounds(rows, sizes, names, pattern):
@@ -156,7 +159,7 @@ def check_bounds(rows, sizes, names, pattern):
     size, because a size in the text would make torch.compile specialise the
     graph on it.
     """
-    # Every row lies on the array's device, so the first row tells where they all are.
+    # Every row lies on the array's device, so the first row shows where they all are.
     eager_cpu = rows[0].device.type == "cpu" and not torch.compiler.is_compiling()
     for row, size, axis in zip(rows, sizes, names):
         if size is None:
@@ -179,6 +182,13 @@ def _check_cpu_row(row, size, axis, pattern):
     # than this, and a large one 7 us slower.
     if row.numel() == 0:
         return
+    if row.dtype == torch.uint64:
+        # Only a row with a value past the int64 range stays uint64 (see _as_int64). torch 2.13
+        # has no min or max for uint64, so that value is found as a negative int64.
+        wrapped = row.view(torch.int64)
+        value = wrapped[wrapped < 0][0].item() + 2**64
+        fail(f"index value {value} is out of range for axis {axis!r} of size {size}; "
+             f"coordinates must lie in [0, {size})", pattern)
     low, high = torch.aminmax(row)
     if low.item() < 0 or high.item() >= size:
         value = row[(row < 0) | (row >= size)][0].item()
@@ -190,6 +200,14 @@ def check_float(array, pattern):
     if not (array.dtype.is_floating_point or array.dtype.is_complex):
         fail(f"agg='mean' needs a floating-point array, got dtype {array.dtype}; "
              "convert it first, for example with .to(torch.float32)", pattern)
+
+
+def orderable(tensor):
+    """Return `tensor` as uint8 if it is bool, which torch.argmax and torch.argmin reject.
+
+    False < True holds for 0 < 1, so the positions found are the same.
+    """
+    return tensor.to(torch.uint8) if tensor.dtype == torch.bool else tensor
 
 
 def accumulator(dtype):
