@@ -13,11 +13,11 @@ def _is_torch(value):
     return type(value).__module__.startswith("torch")
 
 
-def backend_of(*arrays):
-    """Return "torch" when any argument is a torch tensor (or a list holding one), else "numpy"."""
-    for value in arrays:
-        if type(value) is np.ndarray:
-            continue  # the common case, checked first because every call pays for it
+def backend_of(arr, ind=None):
+    """Return "torch" when either argument is a torch tensor (or a list holding one), else "numpy"."""
+    if type(arr) is np.ndarray and (ind is None or type(ind) is np.ndarray):
+        return "numpy"  # the common case, checked first because every call pays for it
+    for value in (arr, ind):
         if _is_torch(value) or isinstance(value, (list, tuple)) and any(map(_is_torch, value)):
             return "torch"
     return "numpy"
@@ -31,7 +31,11 @@ def compiled(operation, pattern, backend, agg=None, order_axis=None):
 def _load(operation, pattern, backend, agg, order_axis):
     """Load or build the generated function, store it on `_loaded_functions`, return its attribute name."""
     function = module_cache.function(operation, pattern, backend, agg, order_axis)
-    name = function.__module__.replace(".", "__")
+    try:
+        name = function._loaded_name  # kept on the function, so a repeated call builds no string
+    except AttributeError:
+        name = function._loaded_name = function.__module__.replace(".", "__")
+    # Stored on every call: another module cache may have stored its own copy under this name.
     setattr(_loaded_functions, name, function)
     return name
 

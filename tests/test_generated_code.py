@@ -290,3 +290,16 @@ def test_unwritable_cache_keeps_source_in_memory(tmp_path, monkeypatch):
     assert inspect.getsource(function).startswith("def gather(arr, ind, /, *, check_bounds=True):")
     assert len(generated) == 1
     assert generated[0].line == 'runtime.check_bounds(rows, (size_h, size_w), ("h", "w"), PATTERN)'
+
+
+def test_each_cache_gets_its_own_function_back(tmp_path, monkeypatch):
+    own = eindex_codegen.api.compiled("gather", GATHER, "numpy")
+    other_cache = ModuleCache(tmp_path / "other")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(eindex_codegen.api, "module_cache", other_cache)
+        other = eindex_codegen.api.compiled("gather", GATHER, "numpy")
+
+    assert other is not own
+    assert other.__code__.co_filename.startswith(str(tmp_path))
+    assert eindex_codegen.api.compiled("gather", GATHER, "numpy") is own
