@@ -46,7 +46,7 @@ def _integer_array(value, description, pattern):
 
 
 def _as_int64(row):
-    """Return `row` as int64, or as native uint64 when it holds a value past the int64 range.
+    """Return `row` as int64, or as native uint64 when it contains a value past the int64 range.
 
     Such a value is out of range for any axis. Kept unsigned, it reaches the
     bounds check intact, which reports it with the size of its axis; int64
@@ -61,9 +61,9 @@ def index_rows(ind, names, index_axes, pattern):
     """Return the index rows as int64 arrays broadcast to one shape, and that shape.
 
     The rows come back as one stacked array or as a list of arrays; either
-    gives row i as `rows[i]`. `ind` is either one integer array shaped (len(names), *index_axes) or a
-    list/tuple of integer arrays, one per bracketed axis, each with
-    len(index_axes) dimensions.
+    gives row i as `rows[i]`. `ind` is either one integer array shaped
+    (len(names), *index_axes) or a list/tuple of integer arrays, one per
+    bracketed axis, each with len(index_axes) dimensions.
     """
     n_rows, ndim = len(names), len(index_axes)
     if type(ind) is np.ndarray and ind.dtype == np.int64 and ind.ndim == ndim + 1 and len(ind) == n_rows:
@@ -162,7 +162,11 @@ def check_bounds(rows, sizes, names, pattern):
 
 
 def _fail_outside(row, size, axis, pattern):
-    value = row[(row < 0) | (row >= size)].flat[0]
+    fail_out_of_range(row[(row < 0) | (row >= size)].flat[0], size, axis, pattern)
+
+
+def fail_out_of_range(value, size, axis, pattern):
+    """Raise the error for a coordinate outside its axis, worded alike by both backends."""
     fail(f"index value {value} is out of range for axis {axis!r} of size {size}; "
          f"coordinates must lie in [0, {size})", pattern)
 

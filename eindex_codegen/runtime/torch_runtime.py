@@ -15,6 +15,7 @@ from eindex_codegen.runtime.numpy_runtime import (
     check_keywords,
     check_ndim,
     fail,
+    fail_out_of_range,
 )
 from eindex_codegen.syntax import normalize_name
 
@@ -73,7 +74,7 @@ def _integer_tensor(value, description, device, pattern):
 
 
 def _as_int64(row):
-    """Return `row` as int64, or as uint64 when it holds a value past the int64 range.
+    """Return `row` as int64, or as uint64 when it contains a value past the int64 range.
 
     Such a value is out of range for any axis. Kept unsigned, it reaches the
     bounds check intact, which reports it with the size of its axis; int64
@@ -186,14 +187,10 @@ def _check_cpu_row(row, size, axis, pattern):
         # Only a row with a value past the int64 range stays uint64 (see _as_int64). torch 2.13
         # has no min or max for uint64, so that value is found as a negative int64.
         wrapped = row.view(torch.int64)
-        value = wrapped[wrapped < 0][0].item() + 2**64
-        fail(f"index value {value} is out of range for axis {axis!r} of size {size}; "
-             f"coordinates must lie in [0, {size})", pattern)
+        fail_out_of_range(wrapped[wrapped < 0][0].item() + 2**64, size, axis, pattern)
     low, high = torch.aminmax(row)
     if low.item() < 0 or high.item() >= size:
-        value = row[(row < 0) | (row >= size)][0].item()
-        fail(f"index value {value} is out of range for axis {axis!r} of size {size}; "
-             f"coordinates must lie in [0, {size})", pattern)
+        fail_out_of_range(row[(row < 0) | (row >= size)][0].item(), size, axis, pattern)
 
 
 def check_float(array, pattern):
