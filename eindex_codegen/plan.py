@@ -380,13 +380,12 @@ class _ArgPlanner:
         self._add("unravel", ["result"], ("flat_position",) + unravel_sizes, stacked,
                   f"Unravel into one row per bracketed axis: {stacked}.", sizes=found_sizes)
         if self.order is not None and self.other[-1] != self.order:
-            destination = 1 + self.other.index(self.order)
             final = f"[{found_text}] {_spaced(self.other)}"
             # The first axis of the result is the row axis, and the order axis is last until it is moved.
             current = [None] + self.kept + [self.order]
             permutation = tuple(current.index(name) for name in [None] + self.other)
             self._add("move_axis", ["result"], ("result",), final, f"Move {self.order} into place: {final}.",
-                      source=-1, destination=destination, permutation=permutation)
+                      permutation=permutation)
 
         options = {"order_axis": self.order} if self.order is not None else {}
         axis_roles = [(name, "searched over: its position is returned") for name in self.found]

@@ -5,109 +5,109 @@ Regenerate with `eindex-gen examples/patterns.txt -o <this folder>`; use with
 """
 
 COMPILER_VERSION = '0.1.0'
-COMPILER_FINGERPRINT = '7e2735c05b5ec25a5b843e3980a9e8d9ae3f4481e995d80da1f7b834b493c2c3'
+COMPILER_FINGERPRINT = '5fd80cdff3b23479cf24b90f0aec07d5596be2a0be3e54c4ca0cadbed046a702'
 PATTERNS_FILE = 'examples/patterns.txt'
 
 # cache key -> module of this package
 MODULES = {
     # argmin: cluster i -> [cluster] i (numpy)
-    '05eddd5fcfde005060d0f0ffe79d3d20c91088b4987596a004423b69ca24d0c3': 'argmin_numpy_5e060ad0e3c8',
+    '121080a3037a5733361a581ef5f3c761f26dcdab1cbc1d08ba54794499b101b2': 'argmin_numpy_5e060ad0e3c8',
     # argmin: cluster i -> [cluster] i (torch)
-    '02ac0d76fffee221a960d1dbe681544714d885dca71d84a38d21add2ab850664': 'argmin_torch_7b9e83ef1d05',
+    '45d972c9694ee853950d67ac84eac5f5eb2fd8198ccd18f86cb4c6b7a7a2645d': 'argmin_torch_7b9e83ef1d05',
     # scatter: i c, [cluster] i -> cluster c agg=mean (numpy)
-    'bf25d538af559ce646a1b492a3de5b1f6225ef83bf057372a5e5d0bb04882f90': 'scatter_numpy_73726ac17962',
+    'f79bd7b88fe810d120d018d144420961d4c3964addbca5bb9222fa080b9b604d': 'scatter_numpy_73726ac17962',
     # scatter: i c, [cluster] i -> cluster c agg=mean (torch)
-    '402f1d7b188575b28003afb4421f0d81f27ef835d7caf3fe092b923aac7685c1': 'scatter_torch_5cdd4a4985d3',
+    '0fa68245d3dddd4925f0c40c0c5b707a3dbc1d7c9a59a0bf9f905bae46f2d692': 'scatter_torch_5cdd4a4985d3',
     # scatter: , [cluster] i -> cluster agg=sum (numpy)
-    'f029291c45e56798ad5e1b04994e72a7ed2905690d0459a03350a5cbc58e27ae': 'scatter_numpy_7a111f6a379e',
+    '741a7bff778f1c9a7c70e6ecfe7c2b32a0406ec07401712f98f060de127ad3e3': 'scatter_numpy_7a111f6a379e',
     # scatter: , [cluster] i -> cluster agg=sum (torch)
-    'cc5c5ae8eb29aea6597cd8e647aa3e1a912f830fb9d3ad06c58917f298a5b234': 'scatter_torch_8e3763f5177c',
+    'd55aaaebc53ba25dca44d9074c82d1afa717a68baede874eda17570ee2e7c041': 'scatter_torch_8e3763f5177c',
     # scatter: , [cluster, label] i -> cluster label agg=sum (numpy)
-    'e7714b611fe8334c08f12d0ebb0b8b1fa966a8995fc8c644356afae7e36ce5f4': 'scatter_numpy_6dd84f0acd38',
+    '7eda2553b5fa8d92a9d1b5dc83497f796fb42ed8c22ed86cd7b81c8d523bdea3': 'scatter_numpy_6dd84f0acd38',
     # scatter: , [cluster, label] i -> cluster label agg=sum (torch)
-    '93ba13e69af15bb7d29679f391d1624771cae59264527ab6191c1a65fc0b56ba': 'scatter_torch_e79731d81e79',
+    'dae854a63683b8e4d73582592ed93a28fb8fe4ec85280f481bbc255494e7da54': 'scatter_torch_e79731d81e79',
     # argsort: i j -> [j] i order order_axis=order (numpy)
-    '74ace83989c0f2c649240931169b95f7ccbfc5a3139547f74b534163996ff014': 'argsort_numpy_6bef5c964051',
+    'cd0c7d8d4a13e72d5b7d63f7bf53bf06b997ae0bc2733dbe6bfa78820d3df5e4': 'argsort_numpy_6bef5c964051',
     # argsort: i j -> [j] i order order_axis=order (torch)
-    'f1a9e897ecd1a39524bd7f14f64cff1ebf76f9dc6a1b5e41331c81e718c32a4f': 'argsort_torch_43844a369a2d',
+    '5805f7a9d939fac4136b4dbd233b478de4dabae32784494e1407f4596bd99dfd': 'argsort_torch_43844a369a2d',
     # gather: j, [j] i neighbour -> i neighbour (numpy)
-    '29f9a0db3ea4cddb79e8777f10473ef6d5ac734a722d3ce2d24aa266a3123dff': 'gather_numpy_36011ca14cc2',
+    '58b47ccaec13daafc989c66be986376ddedc273fccda431e025b5c444d90682f': 'gather_numpy_36011ca14cc2',
     # gather: j, [j] i neighbour -> i neighbour (torch)
-    '35c745ae32a956f002985f1bf099e593af127ec160e492254bcf13ab6f42b102': 'gather_torch_b27565508f2f',
+    '482ff9334942e05eebf84847a035a4d5b292d5f82672fa8441a9787d51a87945': 'gather_torch_b27565508f2f',
     # scatter: , [label] i neighbour -> i label agg=sum (numpy)
-    'd8a9e481a3e074d84bfb6119b934cf7e18a1f8b4f965aaa9b68ffaf536e69bba': 'scatter_numpy_afcafaff19c6',
+    '38ace5e3f82e2b2cd63c0ec6663f9ada1a267fb03f87f876bbb2627a4f7a8565': 'scatter_numpy_afcafaff19c6',
     # scatter: , [label] i neighbour -> i label agg=sum (torch)
-    'bcb081e0065dcf0e104920c7920f638a9715b36d2c286159fedfe7f271586736': 'scatter_torch_7bf938396419',
+    'eff3210e90c9bde4c608fdaea7843d2f19b98874dab90ddd9e001209120f1b22': 'scatter_torch_7bf938396419',
     # argmax: i label -> [label] i (numpy)
-    'd2b920392e09f99ff5fafd893aebb0a4e0e65ac6f4a0332aaaf05ce85e848aed': 'argmax_numpy_1c74a9b5c4a5',
+    '96ace3a80446a2e9eb6b0368380bf9e1bfc67baa157697b6aae21d63ec5ce0f9': 'argmax_numpy_1c74a9b5c4a5',
     # argmax: i label -> [label] i (torch)
-    'f55ccf7498dd679a62f1e785d0a0fe932ea81a9a76185fc6592a664ca5f67416': 'argmax_torch_6aa31ce5143a',
+    '36f1527197fe6248fb7be644c63949c1a7cf7c8a7aaede0cc04a0891ea243fdc': 'argmax_torch_6aa31ce5143a',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (numpy)
-    'cee904ee8bc705a70f33cd1554d1e9c8f3072329a034d01a964ed9bafa77d9c6': 'gather_scatter_numpy_632fbc5d7d4f',
+    '5d1bbdd2e49e182691e02bc941ce65ed932ae49b6e81b76938313216da0fba65': 'gather_scatter_numpy_632fbc5d7d4f',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (torch)
-    'a8ad9cf134e89602475289819a07134236cbabc8d41d26e71e50e1b24d1711a2': 'gather_scatter_torch_2b4a73b35acd',
+    '4088c017528672ff85b3e9ade4d94c5a90f097ecf1b7e2ed660972ada649190d': 'gather_scatter_torch_2b4a73b35acd',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (numpy)
-    '7294cf8eaad7d4f56f5fd115890b0bcfad2dddf0fdfa2cfa86ef849efef7e132': 'gather_scatter_numpy_cfd2afbd176f',
+    '7c7bb8ed8ba55f8a109a4093d98afd39ec25d48362adb67acf366f4c5a6edc41': 'gather_scatter_numpy_cfd2afbd176f',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (torch)
-    'f53e086edfe1b0b4467ee955d5ab9cd81a68b8872275cad2f94aafac2be17d70': 'gather_scatter_torch_01a659035345',
+    'e46b1a03934cda07f17811fdec6371509069c85aa681970d1ebadd0a9d2287e5': 'gather_scatter_torch_01a659035345',
     # argmax: v label -> [label] v (numpy)
-    'c04fcb8beb3661ccb01ee6640597b15059048c8b24c218742504f6a164f2de08': 'argmax_numpy_4a8d62648f93',
+    'd730fcb80becfc01ac3b96691ec8f9c65223b02e46c67314422a936ba4f579f3': 'argmax_numpy_4a8d62648f93',
     # argmax: v label -> [label] v (torch)
-    'c9eb5bd35457291d7593303be4da0acdbce0fae89a619bdcf407d3d74ac99a60': 'argmax_torch_9fec3346ede5',
+    'a4a59510984b93d4b01a39d16eb0120b5d6a01312e424fc3a1ceecf24fe6b523': 'argmax_torch_9fec3346ede5',
     # argmax: b v label -> [label] b v (numpy)
-    '44d8e8ce29c5c25c8977dc4f91176697699b7c05fdb20a763a69dcd450fe2fe6': 'argmax_numpy_189704b6d170',
+    'c0e34a159dae5714247531c620776056e6b3910c59671faa994421cd140e6b58': 'argmax_numpy_189704b6d170',
     # argmax: b v label -> [label] b v (torch)
-    '53a211d33b26398020e8cbf393a45f0df8d1b11e737ddfb5dd2b5a5630140ca9': 'argmax_torch_e57dcc6606e9',
+    'd59120dee577218cfafcd0b27018de348a7abe6bb6769908672d6ae2f1fec96c': 'argmax_torch_e57dcc6606e9',
     # argmax: h w hq wq -> [h, w] hq wq (numpy)
-    'bd974ba2f016b6d29ee88965ec0c56b29f6ebd61b1b5d0bdaf4b90c74dbb56cf': 'argmax_numpy_62a8741d2167',
+    'c84c16be49f1a16438c44b3f84b1a298b047a669eb0ced5443973fef62b1bebe': 'argmax_numpy_62a8741d2167',
     # argmax: h w hq wq -> [h, w] hq wq (torch)
-    '79da698004db897c260139bf7f776dba441f5574f4b0e147a650f0cc48d80438': 'argmax_torch_c3775060f50e',
+    '4a512a1b2c4313bd1fb753a98ed96e0159186b9752cb276b34448d71e6177b3e': 'argmax_torch_c3775060f50e',
     # gather: h w c, [h, w] hq wq -> hq wq c (numpy)
-    '39a13917396ac9e9981c850e156b222e9dbf28a26dc29df471f812fbd69eccaf': 'gather_numpy_6655caf6e933',
+    '46d818d197416fca5fb0fa0ee7d860da5431d7e40be3eb01c4b8fae7822a33fd': 'gather_numpy_6655caf6e933',
     # gather: h w c, [h, w] hq wq -> hq wq c (torch)
-    '1b7649b78010f7c146b8ef6134e32606fb180e0f62fa9bb1611a445ed0266213': 'gather_torch_056b2845efd0',
+    '234db75875882a26e8e92666ebec971470a615537a62150d0de31fb7dae26873': 'gather_torch_056b2845efd0',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (numpy)
-    '7867fad298d2fe545564c3f51176bcfae29dd577cb2b29e27c3e0adabba556bb': 'scatter_numpy_341f0c14c52b',
+    'c344ef112cefc51f09c08f5564bc7fab7e4af5fd98bb9e83555dc9b20c6e7793': 'scatter_numpy_341f0c14c52b',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (torch)
-    '5fddd77aa43270df0a7ea325100665d0374aca1a6e16b0252efc99433227cd6c': 'scatter_torch_0c86b94049ba',
+    '9c2101bee17296fc6340c14d5af1e549ac0afdda4c53399110366348316d31aa': 'scatter_torch_0c86b94049ba',
     # argmax: dh dw -> [dh, dw] (numpy)
-    '05aa10fd9039b34a3fde30dd6a2c6182cca731b83122c9e762c04e961190df59': 'argmax_numpy_fd8e25cb3817',
+    '2fd57326941cdd12807b5800df6ef0bc562eb6a7d7158b0f3b914946c7aa089f': 'argmax_numpy_fd8e25cb3817',
     # argmax: dh dw -> [dh, dw] (torch)
-    '5972c23399ef7c62cf3a5df5ece493f4e03174e93ba30ea7a71f4065af2900bc': 'argmax_torch_7b1487dd0f81',
+    '8a7fb09ece876a2b4e36b504dee429d07ada9f1be94851582f00cb8d1ee5d2eb': 'argmax_torch_7b1487dd0f81',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (numpy)
-    '2b9f619543e8ff5fb6b09c003814489ab41c61fd31ef05aefb1aafd9e5a5b30a': 'gather_numpy_de478fdaac00',
+    '45372cb84fa94d367d84ab039334f30a27ee0d4028fb197e111ee18a15a19382': 'gather_numpy_de478fdaac00',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (torch)
-    '8c52e43a4f6c7fe02f035b0618c51b651cd7d1f5d3dd67cfc3f899085ddd544d': 'gather_torch_af6cab371515',
+    '8b3332105e960bbf7218f024bd5283b5b8c35794fed881d6a35d98bb96b71bf4': 'gather_torch_af6cab371515',
     # gather: stock row, [row] year month -> stock year month (numpy)
-    'b5c9894de9dfbf92f61bc79a42999f8337d58bb1a1a0a7146e22338a4d1a64b3': 'gather_numpy_88a66c2b3570',
+    'a09ac91b5cd12023f16d24543c7eb6a908d65ece82a9d643d144b32cc267420b': 'gather_numpy_88a66c2b3570',
     # gather: stock row, [row] year month -> stock year month (torch)
-    '380319841fd90ce38862c0b3c24c5fb726f54c86b2c7bd1ca760715afc89a4e4': 'gather_torch_22a574d5b80b',
+    'b8bb7fbfbc1e980aac737e3e0cdffd70ed29fa361d1ea4c6c26502e0e101d006': 'gather_torch_22a574d5b80b',
     # argmax: stock year month -> [year, month] stock (numpy)
-    '66d4f614b07a59a052e1b8de5f84f985ca7753c169cb794f6834373f694d87e6': 'argmax_numpy_9946a3c26778',
+    '4393dd2e059e59e3797694ee8c9d936b182f21055f80047e3726cceec39a3d97': 'argmax_numpy_9946a3c26778',
     # argmax: stock year month -> [year, month] stock (torch)
-    'e9d4fe8e4c245a91b2cb4ff6d6ebae6ddd57e17ad6ab983b901119455fd9f59f': 'argmax_torch_f532dbdfc9e3',
+    'c46ccc5925fdfdafc154ea388b27e2a53f6178b16cfdf612a4b44a0e1a55f056': 'argmax_torch_f532dbdfc9e3',
     # gather: stock year month, [year, month] stock -> stock (numpy)
-    '079b558cd8002e4cf5ac1e35f2226abcdbd554a2b473220c3bdd7a2d826dd007': 'gather_numpy_d3d7b0c91b80',
+    '382143d9877ea67054fba4d8f633e2f83975b43020f00474e03976b48c6b3cdc': 'gather_numpy_d3d7b0c91b80',
     # gather: stock year month, [year, month] stock -> stock (torch)
-    'a36120170bb20eccb4c2599aff0ba3b8be4d571154dff8ea809f49a0cd5fd237': 'gather_torch_b3e7d3da5e5d',
+    '1eef6d93cd5889b3f787edb5faccd1a7129752f744572fe17e2351b14edf4536': 'gather_torch_b3e7d3da5e5d',
     # argsort: stock year month -> [month] stock year order order_axis=order (numpy)
-    'cbf26abeede7c66a1e53939788a89c8b1f4398e8ca61bfc3316e405ab091663c': 'argsort_numpy_a066ed493df1',
+    '1eec58b153488238cb7128915695053bf969a4b3e9bf938489eedbee5346c6b3': 'argsort_numpy_a066ed493df1',
     # argsort: stock year month -> [month] stock year order order_axis=order (torch)
-    '5d8e781ad16e6c7956af346eee6e8d67e1a71282075e2b96e3ae7af088ee50b1': 'argsort_torch_55c5680c8bf8',
+    'c33eb4aedab637cca37c35b9ea6e342b07ab012ea0bdb2ab96569c80104af428': 'argsort_torch_55c5680c8bf8',
     # gather: stock year month, [month] stock year rank -> stock year rank (numpy)
-    '4316c26b2de1e3dcf10b517b4b96ab1b44884dabab1e354e34619194db7e26ba': 'gather_numpy_43dc338ce3c6',
+    '21b81d62bb474c8d0fdd52a6c74b8bb81b2b5760cb985f6e6cc010a77c1f8a0b': 'gather_numpy_43dc338ce3c6',
     # gather: stock year month, [month] stock year rank -> stock year rank (torch)
-    'd2647428843afd4789a1576c255ccd0272ece9895d6d7f5faadc197daccdae86': 'gather_torch_c4aeef90a07a',
+    '27ad0ea4cf13428ce3f463b680180c68f74edc437ce8627a869f8a1d5cd76784': 'gather_torch_c4aeef90a07a',
     # gather: stock row, [row] year month -> stock year agg=sum (numpy)
-    '1c7e2c20c0efa2486f138e73752edc7f79a4a1fdd2c390856c27ab01872198f5': 'gather_numpy_fcc49ce259a5',
+    'd8a6ce9e30b5391ecb765d16d4bbb11a52d2cda3f0c0bfc1cf2c8240e7851004': 'gather_numpy_fcc49ce259a5',
     # gather: stock row, [row] year month -> stock year agg=sum (torch)
-    '24f55af3679521a3e21bab92b100cf0cd28c71820a8e8744b54c5672b4cb2ffa': 'gather_torch_56a8c1304a47',
+    '865c245734b8504ee5b422eb3de5b48e30e947d685cc33dadd3117ea251cc20c': 'gather_torch_56a8c1304a47',
     # gather: stock row, [row] year month -> stock year agg=max (numpy)
-    'e70fbc795eec61ea1845fae129ef23f90556426ef0b2e898051c82b55116f8c7': 'gather_numpy_d8f860e556ff',
+    'cbf75c7bc5fde021a690cbb73644d585d09ea9f0366c5a551850bb33916b917b': 'gather_numpy_d8f860e556ff',
     # gather: stock row, [row] year month -> stock year agg=max (torch)
-    '5f7c1b679a8a2d2b0ef0aa076cfa530255bae630457e66d182a2d2d26f5d591a': 'gather_torch_3a9dfd285ccc',
+    '2942e297cdf1fca02b65699c77d0cb5ec2150570b3eb505223135c5085dd4e8c': 'gather_torch_3a9dfd285ccc',
     # scatter: , [year, _month] stock -> year agg=sum (numpy)
-    'db3e35ba02dabf33ff8462353c042ed476b44804dc7c9658ca48165f65a51e71': 'scatter_numpy_c97487ad3256',
+    '3bee2758a08fc0363ad08b89a743392cc68c5cf9b32be5a8997cd2eca861fbeb': 'scatter_numpy_c97487ad3256',
     # scatter: , [year, _month] stock -> year agg=sum (torch)
-    '3f20ccf71690b032c7fa53d54a04268297fd65beb904a7653a5842787de6bc12': 'scatter_torch_0428180e2741',
+    '9192ecee6daf3a63be324bf83f2bbf849399e59138c3fbee0a2fa1ca6ef26454': 'scatter_torch_0428180e2741',
 }
