@@ -312,7 +312,7 @@ class _IndexPlanner:
                       result_text,
                       f"Scatter-{self.agg} every value to its offset, then shape the result as {result_text}.",
                       agg=self.agg, sizes=tuple(self._sizes_of(self.result)), rows=tuple(self._sizes_of(rows)),
-                      suffix=tuple(self._sizes_of(self.suffix)),
+                      suffix=tuple(self._sizes_of(self.suffix)), positions=len(row_frame),
                       put_min_rows=PUT_MIN_ROWS, put_max_result=PUT_MAX_RESULT)
         elif self.roles.reduced:
             counts = self._sizes_of(self.roles.reduced) if self.agg == "mean" else []

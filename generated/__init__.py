@@ -5,109 +5,109 @@ Regenerate with `eindex-gen examples/patterns.txt -o <this folder>`; use with
 """
 
 COMPILER_VERSION = '0.1.0'
-COMPILER_FINGERPRINT = '5fd80cdff3b23479cf24b90f0aec07d5596be2a0be3e54c4ca0cadbed046a702'
+COMPILER_FINGERPRINT = '232f1aea8caf6313ff7f8edd263d7180260883baa134c17d7733ba88e68c4c7f'
 PATTERNS_FILE = 'examples/patterns.txt'
 
 # cache key -> module of this package
 MODULES = {
     # argmin: cluster i -> [cluster] i (numpy)
-    '121080a3037a5733361a581ef5f3c761f26dcdab1cbc1d08ba54794499b101b2': 'argmin_numpy_5e060ad0e3c8',
+    '1b2aa5c9cd85fb254c85840cfc84a404cc12be3c16006a781e7bf135c1536c56': 'argmin_numpy_5e060ad0e3c8',
     # argmin: cluster i -> [cluster] i (torch)
-    '45d972c9694ee853950d67ac84eac5f5eb2fd8198ccd18f86cb4c6b7a7a2645d': 'argmin_torch_7b9e83ef1d05',
+    '4a0dd7c5360ac5b7c37a4037e3e1f1ec568760203bbd1333674740f15652e7c6': 'argmin_torch_7b9e83ef1d05',
     # scatter: i c, [cluster] i -> cluster c agg=mean (numpy)
-    'f79bd7b88fe810d120d018d144420961d4c3964addbca5bb9222fa080b9b604d': 'scatter_numpy_73726ac17962',
+    'e2a4c0b5f9f50847d0a395322d12729c1458dd0b8fc7f22f95950596991115cc': 'scatter_numpy_73726ac17962',
     # scatter: i c, [cluster] i -> cluster c agg=mean (torch)
-    '0fa68245d3dddd4925f0c40c0c5b707a3dbc1d7c9a59a0bf9f905bae46f2d692': 'scatter_torch_5cdd4a4985d3',
+    '6015b12bc769b64b30153258ef16d037026949a92792077bce08bba34748cef2': 'scatter_torch_5cdd4a4985d3',
     # scatter: , [cluster] i -> cluster agg=sum (numpy)
-    '741a7bff778f1c9a7c70e6ecfe7c2b32a0406ec07401712f98f060de127ad3e3': 'scatter_numpy_7a111f6a379e',
+    'dd857d8487c510f87f2c83d4eccfcb0f60ce7503294ecd40c186dd636285a990': 'scatter_numpy_7a111f6a379e',
     # scatter: , [cluster] i -> cluster agg=sum (torch)
-    'd55aaaebc53ba25dca44d9074c82d1afa717a68baede874eda17570ee2e7c041': 'scatter_torch_8e3763f5177c',
+    '44217fc7278ae61937f29c3c576c6aa445692107092a79fa5e013e23bbfd6fb1': 'scatter_torch_8e3763f5177c',
     # scatter: , [cluster, label] i -> cluster label agg=sum (numpy)
-    '7eda2553b5fa8d92a9d1b5dc83497f796fb42ed8c22ed86cd7b81c8d523bdea3': 'scatter_numpy_6dd84f0acd38',
+    '77a039ffdcd744393e16a33ccb42dd99d4a90d332ae8b4ec5ae79adec62505f7': 'scatter_numpy_6dd84f0acd38',
     # scatter: , [cluster, label] i -> cluster label agg=sum (torch)
-    'dae854a63683b8e4d73582592ed93a28fb8fe4ec85280f481bbc255494e7da54': 'scatter_torch_e79731d81e79',
+    '1c0d29b942f1ae75b6658e5890b3692940d896de9c1a7c794a6f3af39df16571': 'scatter_torch_e79731d81e79',
     # argsort: i j -> [j] i order order_axis=order (numpy)
-    'cd0c7d8d4a13e72d5b7d63f7bf53bf06b997ae0bc2733dbe6bfa78820d3df5e4': 'argsort_numpy_6bef5c964051',
+    '061ea4f36f15a15e4f6cbf6edab04ab2b2584736f0402116198a504366510671': 'argsort_numpy_6bef5c964051',
     # argsort: i j -> [j] i order order_axis=order (torch)
-    '5805f7a9d939fac4136b4dbd233b478de4dabae32784494e1407f4596bd99dfd': 'argsort_torch_43844a369a2d',
+    '8443c741dea0189db28cf261d08562bb9c9ec812665a4c715d124642e53df962': 'argsort_torch_43844a369a2d',
     # gather: j, [j] i neighbour -> i neighbour (numpy)
-    '58b47ccaec13daafc989c66be986376ddedc273fccda431e025b5c444d90682f': 'gather_numpy_36011ca14cc2',
+    'b4cea5086de341668e6dd071ed47fa7cd4eb20a67400462de803d0989529c0c8': 'gather_numpy_36011ca14cc2',
     # gather: j, [j] i neighbour -> i neighbour (torch)
-    '482ff9334942e05eebf84847a035a4d5b292d5f82672fa8441a9787d51a87945': 'gather_torch_b27565508f2f',
+    '5c925aad5cb9fabbc0856598a63bd5eb155c564acaa3ef30d2057caf461f13b0': 'gather_torch_b27565508f2f',
     # scatter: , [label] i neighbour -> i label agg=sum (numpy)
-    '38ace5e3f82e2b2cd63c0ec6663f9ada1a267fb03f87f876bbb2627a4f7a8565': 'scatter_numpy_afcafaff19c6',
+    '72f75f8353a2d321ea392c957a41791252f0adbd26225f384f95d0fdd3d62e90': 'scatter_numpy_afcafaff19c6',
     # scatter: , [label] i neighbour -> i label agg=sum (torch)
-    'eff3210e90c9bde4c608fdaea7843d2f19b98874dab90ddd9e001209120f1b22': 'scatter_torch_7bf938396419',
+    'd7dcd154e16b470a0d0d3a9916593cf0db75bc0e1f53e270e948be252edcc1bc': 'scatter_torch_7bf938396419',
     # argmax: i label -> [label] i (numpy)
-    '96ace3a80446a2e9eb6b0368380bf9e1bfc67baa157697b6aae21d63ec5ce0f9': 'argmax_numpy_1c74a9b5c4a5',
+    '4ffb98d2131f4ba498a9f0375191d54e81004f6b9c448f0f5a3e76c911902f78': 'argmax_numpy_1c74a9b5c4a5',
     # argmax: i label -> [label] i (torch)
-    '36f1527197fe6248fb7be644c63949c1a7cf7c8a7aaede0cc04a0891ea243fdc': 'argmax_torch_6aa31ce5143a',
+    'e0b438c537a8aa686feeec8499ae62592953d2cd7206a9cb7f39aacdab6e47f5': 'argmax_torch_6aa31ce5143a',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (numpy)
-    '5d1bbdd2e49e182691e02bc941ce65ed932ae49b6e81b76938313216da0fba65': 'gather_scatter_numpy_632fbc5d7d4f',
+    '6dd949f2dac45dd04ad43c20823e0c59cb08815b9e5f8e2965bf842dd03a34ab': 'gather_scatter_numpy_632fbc5d7d4f',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (torch)
-    '4088c017528672ff85b3e9ade4d94c5a90f097ecf1b7e2ed660972ada649190d': 'gather_scatter_torch_2b4a73b35acd',
+    '370921d9d0d88b45b2c6248ad14c65c64d2b720525bd03728a955040e23df312': 'gather_scatter_torch_2b4a73b35acd',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (numpy)
-    '7c7bb8ed8ba55f8a109a4093d98afd39ec25d48362adb67acf366f4c5a6edc41': 'gather_scatter_numpy_cfd2afbd176f',
+    '947b0eacc2c28c1c9ddda0c8c68cdae229796551b5e098e043edeaaa4920971a': 'gather_scatter_numpy_cfd2afbd176f',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (torch)
-    'e46b1a03934cda07f17811fdec6371509069c85aa681970d1ebadd0a9d2287e5': 'gather_scatter_torch_01a659035345',
+    '6659acdf1d5282a18d5a270f64d8ed0647ae4e180d0500366403e42e530c75dd': 'gather_scatter_torch_01a659035345',
     # argmax: v label -> [label] v (numpy)
-    'd730fcb80becfc01ac3b96691ec8f9c65223b02e46c67314422a936ba4f579f3': 'argmax_numpy_4a8d62648f93',
+    '77de0a7589da6ec5e9d9a4bad3475fa9931c282689f809533e1be3c223113da7': 'argmax_numpy_4a8d62648f93',
     # argmax: v label -> [label] v (torch)
-    'a4a59510984b93d4b01a39d16eb0120b5d6a01312e424fc3a1ceecf24fe6b523': 'argmax_torch_9fec3346ede5',
+    '7166432718a1e8c62ab6a37b42f6467c31734f3d4eef424f8be0ac54b17786ad': 'argmax_torch_9fec3346ede5',
     # argmax: b v label -> [label] b v (numpy)
-    'c0e34a159dae5714247531c620776056e6b3910c59671faa994421cd140e6b58': 'argmax_numpy_189704b6d170',
+    '1243613bd4a0a154ab61449ff9d9aeeb218e86a59779e869994a26c98a1a1e5d': 'argmax_numpy_189704b6d170',
     # argmax: b v label -> [label] b v (torch)
-    'd59120dee577218cfafcd0b27018de348a7abe6bb6769908672d6ae2f1fec96c': 'argmax_torch_e57dcc6606e9',
+    'f9084dadd39812251f6ef96c16c8b89753f8d9ead172088cd67320d865761ae2': 'argmax_torch_e57dcc6606e9',
     # argmax: h w hq wq -> [h, w] hq wq (numpy)
-    'c84c16be49f1a16438c44b3f84b1a298b047a669eb0ced5443973fef62b1bebe': 'argmax_numpy_62a8741d2167',
+    '98f265c4127c4279d6a15aebcf4e03947e9f1286de7504c4bc48ab4a59c3cea3': 'argmax_numpy_62a8741d2167',
     # argmax: h w hq wq -> [h, w] hq wq (torch)
-    '4a512a1b2c4313bd1fb753a98ed96e0159186b9752cb276b34448d71e6177b3e': 'argmax_torch_c3775060f50e',
+    '5ac44b4155d851d457a8d3e479b5fd7909422030219f89706894c3a322f4b66a': 'argmax_torch_c3775060f50e',
     # gather: h w c, [h, w] hq wq -> hq wq c (numpy)
-    '46d818d197416fca5fb0fa0ee7d860da5431d7e40be3eb01c4b8fae7822a33fd': 'gather_numpy_6655caf6e933',
+    '417e6dec4c6ca7e040d701d1b368b73f1c09182b2fb7d43b6ee976d3d4177b45': 'gather_numpy_6655caf6e933',
     # gather: h w c, [h, w] hq wq -> hq wq c (torch)
-    '234db75875882a26e8e92666ebec971470a615537a62150d0de31fb7dae26873': 'gather_torch_056b2845efd0',
+    'f77b5b39bbcec9ce52f871b2eb6039331fbfb09ac5cb2fa913b0897e494a6bb6': 'gather_torch_056b2845efd0',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (numpy)
-    'c344ef112cefc51f09c08f5564bc7fab7e4af5fd98bb9e83555dc9b20c6e7793': 'scatter_numpy_341f0c14c52b',
+    '6fff38647bede41010954ee7ea87c41562043226b54cb9cf103ccb169c8573c9': 'scatter_numpy_341f0c14c52b',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (torch)
-    '9c2101bee17296fc6340c14d5af1e549ac0afdda4c53399110366348316d31aa': 'scatter_torch_0c86b94049ba',
+    'c1dab9e0390cb6edc35c04e1f8efd50358c5717aa1bb881eff7d38ac19154298': 'scatter_torch_0c86b94049ba',
     # argmax: dh dw -> [dh, dw] (numpy)
-    '2fd57326941cdd12807b5800df6ef0bc562eb6a7d7158b0f3b914946c7aa089f': 'argmax_numpy_fd8e25cb3817',
+    '97c1b779e3ce2d66869a10c34563dd0906ba615cdb72139cd7c809a0759cbd90': 'argmax_numpy_fd8e25cb3817',
     # argmax: dh dw -> [dh, dw] (torch)
-    '8a7fb09ece876a2b4e36b504dee429d07ada9f1be94851582f00cb8d1ee5d2eb': 'argmax_torch_7b1487dd0f81',
+    '10e6249425cf498a29a0abe409a6efacc5e3af6f9a3414bead099a1386a34f02': 'argmax_torch_7b1487dd0f81',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (numpy)
-    '45372cb84fa94d367d84ab039334f30a27ee0d4028fb197e111ee18a15a19382': 'gather_numpy_de478fdaac00',
+    '1c0e9b02ef117f7916a5527d72ed5fca617c35232717a8b3f0cf749464aca561': 'gather_numpy_de478fdaac00',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (torch)
-    '8b3332105e960bbf7218f024bd5283b5b8c35794fed881d6a35d98bb96b71bf4': 'gather_torch_af6cab371515',
+    'bbe3fa5b9465140166ac088d741d53db181afaa70169ce1a2a81b2b476bb6b1c': 'gather_torch_af6cab371515',
     # gather: stock row, [row] year month -> stock year month (numpy)
-    'a09ac91b5cd12023f16d24543c7eb6a908d65ece82a9d643d144b32cc267420b': 'gather_numpy_88a66c2b3570',
+    '03fd410dceb6f4775805c3b9626e33d54fbfa759dc3e8e451cf9b069d47f1c58': 'gather_numpy_88a66c2b3570',
     # gather: stock row, [row] year month -> stock year month (torch)
-    'b8bb7fbfbc1e980aac737e3e0cdffd70ed29fa361d1ea4c6c26502e0e101d006': 'gather_torch_22a574d5b80b',
+    '101b205187b963ed062ac1874ad7b7d23d18122f104c64ae4651928dde784276': 'gather_torch_22a574d5b80b',
     # argmax: stock year month -> [year, month] stock (numpy)
-    '4393dd2e059e59e3797694ee8c9d936b182f21055f80047e3726cceec39a3d97': 'argmax_numpy_9946a3c26778',
+    'fda64f076c7ce4437c9d52984005b1a4e119d5e1bb1140fe976f3d54a7cbcbd3': 'argmax_numpy_9946a3c26778',
     # argmax: stock year month -> [year, month] stock (torch)
-    'c46ccc5925fdfdafc154ea388b27e2a53f6178b16cfdf612a4b44a0e1a55f056': 'argmax_torch_f532dbdfc9e3',
+    '45162096f5ca2acc3959f614ce42ed64f64fab90c48860f35def93635f57108b': 'argmax_torch_f532dbdfc9e3',
     # gather: stock year month, [year, month] stock -> stock (numpy)
-    '382143d9877ea67054fba4d8f633e2f83975b43020f00474e03976b48c6b3cdc': 'gather_numpy_d3d7b0c91b80',
+    '753d348d2b5589e731609a49e953dd5ad0df315395441fe26c456c3ba47628f8': 'gather_numpy_d3d7b0c91b80',
     # gather: stock year month, [year, month] stock -> stock (torch)
-    '1eef6d93cd5889b3f787edb5faccd1a7129752f744572fe17e2351b14edf4536': 'gather_torch_b3e7d3da5e5d',
+    'bb297def601b5616a08e97c3e49cbe4b45f2790fd6797952fe979267caf73ddb': 'gather_torch_b3e7d3da5e5d',
     # argsort: stock year month -> [month] stock year order order_axis=order (numpy)
-    '1eec58b153488238cb7128915695053bf969a4b3e9bf938489eedbee5346c6b3': 'argsort_numpy_a066ed493df1',
+    '987df26373c6d8bbe0530b63681b3ff12643df46eebe614ced017dea5adffd5f': 'argsort_numpy_a066ed493df1',
     # argsort: stock year month -> [month] stock year order order_axis=order (torch)
-    'c33eb4aedab637cca37c35b9ea6e342b07ab012ea0bdb2ab96569c80104af428': 'argsort_torch_55c5680c8bf8',
+    '0863aa9af0d1aae6675cf8f22dbc0893e3f6a6144e4eee9658096ecd5b4a484b': 'argsort_torch_55c5680c8bf8',
     # gather: stock year month, [month] stock year rank -> stock year rank (numpy)
-    '21b81d62bb474c8d0fdd52a6c74b8bb81b2b5760cb985f6e6cc010a77c1f8a0b': 'gather_numpy_43dc338ce3c6',
+    'de6181fe7118df0dc7bdfdec728e8df65a86eef39bc9497aec7b7d7b5c7624c0': 'gather_numpy_43dc338ce3c6',
     # gather: stock year month, [month] stock year rank -> stock year rank (torch)
-    '27ad0ea4cf13428ce3f463b680180c68f74edc437ce8627a869f8a1d5cd76784': 'gather_torch_c4aeef90a07a',
+    'bf1b04ea9757931b46ceb1e0a9e2dc2f24dc8b769dfd31c241b460496a03c128': 'gather_torch_c4aeef90a07a',
     # gather: stock row, [row] year month -> stock year agg=sum (numpy)
-    'd8a6ce9e30b5391ecb765d16d4bbb11a52d2cda3f0c0bfc1cf2c8240e7851004': 'gather_numpy_fcc49ce259a5',
+    '92272c45bcf739e3f73495fee43237cd8840be99dacf6fe6d6edde9afd63ccbc': 'gather_numpy_fcc49ce259a5',
     # gather: stock row, [row] year month -> stock year agg=sum (torch)
-    '865c245734b8504ee5b422eb3de5b48e30e947d685cc33dadd3117ea251cc20c': 'gather_torch_56a8c1304a47',
+    '9089e2fe72d0b0d666770ed0141ba81447df2e6a6595bb9d02a05359cfcabc4d': 'gather_torch_56a8c1304a47',
     # gather: stock row, [row] year month -> stock year agg=max (numpy)
-    'cbf75c7bc5fde021a690cbb73644d585d09ea9f0366c5a551850bb33916b917b': 'gather_numpy_d8f860e556ff',
+    'a0ddb1301c4deea1734538685863b9f0174fd1c03eec91e4d7acbd8a9b065d44': 'gather_numpy_d8f860e556ff',
     # gather: stock row, [row] year month -> stock year agg=max (torch)
-    '2942e297cdf1fca02b65699c77d0cb5ec2150570b3eb505223135c5085dd4e8c': 'gather_torch_3a9dfd285ccc',
+    '8dbbb27f3f296f6252ec74b91af4344ac5ecbf23d27c6e3a144d8c37fee6ee6b': 'gather_torch_3a9dfd285ccc',
     # scatter: , [year, _month] stock -> year agg=sum (numpy)
-    '3bee2758a08fc0363ad08b89a743392cc68c5cf9b32be5a8997cd2eca861fbeb': 'scatter_numpy_c97487ad3256',
+    'b09bebda6686a767cf35b4c27e452c92cb8102ea1b52fa3dc1cdd4878efee3a9': 'scatter_numpy_c97487ad3256',
     # scatter: , [year, _month] stock -> year agg=sum (torch)
-    '9192ecee6daf3a63be324bf83f2bbf849399e59138c3fbee0a2fa1ca6ef26454': 'scatter_torch_0428180e2741',
+    '426772d231e0929578b56b5d369ecfda70621fbef6f3fe59cdfe3edf3a6cf864': 'scatter_torch_0428180e2741',
 }
