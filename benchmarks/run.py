@@ -56,7 +56,17 @@ BUSY_LOAD = 0.5
 # Environment variables that change how numpy or torch run, recorded with the results.
 RECORDED_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
                         "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONDONTWRITEBYTECODE",
-                        "PYTHONHASHSEED", "NUMPY_MADVISE_HUGEPAGE")
+                        "PYTHONHASHSEED", "NUMPY_MADVISE_HUGEPAGE", "MALLOC_MMAP_THRESHOLD_",
+                        "MALLOC_TRIM_THRESHOLD_")
+
+# glibc malloc settings for the timed process, unless --default-malloc. By default glibc moves its
+# mmap threshold as blocks are freed, and it returns freed memory to the system. A 2 MiB result
+# then comes from memory already mapped or from new pages, depending on what the variant timed
+# before it freed. In one interleaved probe of the large torch gather, the same call took 142 us
+# or 784 us by order alone, and 1.2 ms with only the trim threshold set. With every block below
+# 32 MiB (glibc's largest mmap threshold on 64-bit) taken from the heap, and up to 1 GiB of freed
+# heap kept, each variant's time no longer depends on the one before.
+FIXED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**30)}
 
 
 @dataclass
@@ -283,6 +293,11 @@ eindex_codegen does unless `check_bounds=False`. einx 0.4.3 has no min or max sc
 those cells read n/a; where einx needs several calls, the variant name lists them. eindex
 0.1.0 and einx sort with numpy's default unstable sort, so the argsort inputs have no ties.
 
+MALLOC_MMAP_THRESHOLD_ is 32 MiB and MALLOC_TRIM_THRESHOLD_ 1 GiB unless the caller sets them
+or passes --default-malloc. With glibc's defaults, a large result lands either in memory
+already mapped or in new pages that must be faulted in, depending on what the variant before
+it freed. In one probe that alone moved a large torch gather from 142 us to 784 us.
+
 PYTHONHASHSEED is 0 unless the caller sets it. eindex 0.1.0 chooses how to transpose the
 array in set order, which follows the string hash seed, and with some seeds its large
 gather copies the whole 32 MiB input on every call (about 10 ms instead of 0.3 ms in one
@@ -367,6 +382,10 @@ def parse_arguments(argv):
     parser.add_argument("--no-numpy-hugepages", action="store_true",
                         help="set NUMPY_MADVISE_HUGEPAGE=0, so numpy does not ask for transparent huge "
                              "pages: large cases become slower but far less noisy")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="keep glibc's default malloc thresholds instead of setting "
+                             "MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_: large cases then "
+                             "depend on the order of the variants")
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results",
                         help="folder for results.md, results.json and ratios.png "
                              "(default: benchmarks/results)")
@@ -398,6 +417,9 @@ def _restart_with_fixed_environment(arguments, argv):
         # With some seeds its large gather copies the whole input on every call, so the seed is
         # fixed for this process and its children to make runs comparable.
         changes["PYTHONHASHSEED"] = "0"
+    if not arguments.default_malloc:
+        # glibc reads these when the process starts; values the caller set are kept.
+        changes |= {name: value for name, value in FIXED_MALLOC.items() if name not in os.environ}
     if arguments.no_numpy_hugepages and os.environ.get("NUMPY_MADVISE_HUGEPAGE") != "0":
         # numpy reads this when it is imported.
         changes["NUMPY_MADVISE_HUGEPAGE"] = "0"

@@ -5,6 +5,7 @@ targets live in the benchmark's own output.
 """
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -59,3 +60,13 @@ def test_quick_benchmark_times_eindex_codegen(quick_run):
         statuses = [variant["status"] for variant in case["variants"]
                     if variant["library"] == "eindex_codegen" and variant["backend"] == "numpy"]
         assert statuses == ["timed"], case["job"]
+
+
+@pytest.mark.slow
+def test_quick_benchmark_fixes_malloc_thresholds(quick_run):
+    # The run restarts itself with these settings unless the caller gave its own.
+    _, output = quick_run
+    environment = json.loads((output / "results.json").read_text(encoding="utf-8"))["environment"]
+    for name, value in (("MALLOC_MMAP_THRESHOLD_", "33554432"), ("MALLOC_TRIM_THRESHOLD_", "1073741824")):
+        expected = os.environ.get(name, value)
+        assert environment[name] == expected, name
