@@ -29,7 +29,7 @@ bench: $(VENV)/.installed-bench
 	$(VENV_PYTHON) benchmarks/run.py
 
 lint: $(VENV)/.installed-test
-	$(VENV_PYTHON) -m ruff check eindex_codegen tests examples
+	$(VENV_PYTHON) -m ruff check eindex_codegen tests examples benchmarks
 
 $(VENV_PYTHON):
 	$(PYTHON) -m venv $(VENV)

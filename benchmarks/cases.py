@@ -219,9 +219,8 @@ def _build_scatter(case, agg, libraries):
     rng = _rng(case.job, case.size)
     arr = _values(rng, (n, width))
     ind = _indices(rng, k, (1, n))
-    rows = ind[0]
 
-    hand = {name: functools.partial(kernel, arr, rows, k)
+    hand = {name: functools.partial(handwritten.scatter_from_index, kernel, arr, ind, k)
             for name, kernel in handwritten.numpy_scatter_kernels(agg).items()}
 
     def codegen_numpy(check_bounds):
@@ -237,8 +236,7 @@ def _build_scatter(case, agg, libraries):
     if libraries.torch is not None:
         torch = libraries.torch
         arr_t, ind_t = torch.from_numpy(arr), torch.from_numpy(ind)
-        rows_t = ind_t[0]
-        hand_t = {name: functools.partial(kernel, arr_t, rows_t, k)
+        hand_t = {name: functools.partial(handwritten.scatter_from_index, kernel, arr_t, ind_t, k)
                   for name, kernel in handwritten.torch_candidates(torch).scatter_kernels(agg).items()}
 
         def codegen_torch(check_bounds):
@@ -360,9 +358,8 @@ def _build_gather_scatter(case, agg, libraries):
     rng = _rng(case.job, case.size)
     arr = _values(rng, (nodes, width))
     ind = _indices(rng, nodes, (2, edges))
-    src, dst = ind[0], ind[1]
 
-    hand = handwritten.numpy_gather_scatter_candidates(arr, src, dst, nodes, agg)
+    hand = handwritten.numpy_gather_scatter_candidates(arr, ind, nodes, agg)
 
     def codegen_numpy(check_bounds):
         return libraries.codegen.gather_scatter(arr, ind, case.pattern, agg=agg,
@@ -373,11 +370,11 @@ def _build_gather_scatter(case, agg, libraries):
 
     def einx_sums():
         einx = libraries.einx
-        values = einx.get_at("[vin] c, edge -> edge c", arr, src)
-        return einx.add_at("[vout] c, edge, edge c -> [vout] c", np.zeros_like(arr), dst, values)
+        values = einx.get_at("[vin] c, edge -> edge c", arr, ind[0])
+        return einx.add_at("[vout] c, edge, edge c -> [vout] c", np.zeros_like(arr), ind[1], values)
 
     def einx_mean():
-        counts = libraries.einx.add_at("[vout], edge, edge -> [vout]", np.zeros(nodes, arr.dtype), dst,
+        counts = libraries.einx.add_at("[vout], edge, edge -> [vout]", np.zeros(nodes, arr.dtype), ind[1],
                                        np.ones(edges, arr.dtype))
         with np.errstate(invalid="ignore"):
             return einx_sums() / counts[:, None]
@@ -393,7 +390,7 @@ def _build_gather_scatter(case, agg, libraries):
     if libraries.torch is not None:
         torch = libraries.torch
         arr_t, ind_t = torch.from_numpy(arr), torch.from_numpy(ind)
-        hand_t = handwritten.torch_candidates(torch).gather_scatter(arr_t, ind_t[0], ind_t[1], nodes, agg)
+        hand_t = handwritten.torch_candidates(torch).gather_scatter(arr_t, ind_t, nodes, agg)
 
         def codegen_torch(check_bounds):
             return libraries.codegen_torch.gather_scatter(arr_t, ind_t, case.pattern, agg=agg,

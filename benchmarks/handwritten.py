@@ -14,9 +14,12 @@ the numpy functions of the same name, and fill arrays with `np.empty` and
 `.fill`: np.take, np.argsort, np.stack and np.full are Python wrappers
 that add 0.5 to 1 us per call, which matters at the small sizes.
 
+Every candidate takes the stacked index that eindex_codegen takes, and
+splits it into its rows inside the timed call, as eindex_codegen must.
 Scatter-style kernels share one signature: `kernel(values, rows, n_rows)`
 takes values shaped (n, c) and int64 row numbers shaped (n,), and returns
-an (n_rows, c) array in which row r aggregates every value whose row is r.
+an (n_rows, c) array in which row r aggregates every value whose row is r;
+`scatter_from_index` calls one on the first row of a stacked index.
 """
 
 import functools
@@ -194,6 +197,11 @@ NUMPY_SUM_KERNELS = {
 }
 
 
+def scatter_from_index(kernel, values, ind, n_rows):
+    """Call a scatter kernel on the first row of the stacked index `ind`, numpy or torch."""
+    return kernel(values, ind[0], n_rows)
+
+
 def numpy_scatter_kernels(agg):
     """Return the numpy candidates {description: kernel} for one aggregation."""
     if agg == "sum":
@@ -209,20 +217,23 @@ def numpy_scatter_kernels(agg):
     }
 
 
-def numpy_gather_scatter_candidates(arr, src, dst, n_rows, agg):
-    """Return candidates for out[dst[e]] (agg)= arr[src[e]] over edges e: a row gather, then a kernel.
+def numpy_gather_scatter_candidates(arr, ind, n_rows, agg):
+    """Return candidates for out[dst[e]] (agg)= arr[src[e]] over edges e, with (src, dst) = ind.
+
+    Each is a row gather, then a kernel.
 
     The sort-based candidate sorts the edges by destination first, so that
     the gathered rows come out in sorted order and need no second permutation.
     """
     candidates = {f"take rows, then {name}": functools.partial(_gather_then_kernel_numpy,
-                                                                  kernel, arr, src, dst, n_rows)
+                                                                  kernel, arr, ind, n_rows)
                   for name, kernel in numpy_scatter_kernels(agg).items()
                   if "argsort" not in name}
     ufunc, fill = {"sum": (np.add, 0), "mean": (np.add, 0),
                    "min": (np.minimum, np.inf), "max": (np.maximum, -np.inf)}[agg]
 
     def sort_by_destination():
+        src, dst = ind[0], ind[1]
         order = dst.argsort()
         keys = dst[order]
         values = arr.take(src[order], axis=0)
@@ -238,8 +249,8 @@ def numpy_gather_scatter_candidates(arr, src, dst, n_rows, agg):
     return candidates
 
 
-def _gather_then_kernel_numpy(kernel, arr, src, dst, n_rows):
-    return kernel(arr.take(src, axis=0), dst, n_rows)
+def _gather_then_kernel_numpy(kernel, arr, ind, n_rows):
+    return kernel(arr.take(ind[0], axis=0), ind[1], n_rows)
 
 
 # numpy: arg-reductions
@@ -300,22 +311,21 @@ class _TorchCandidates:
     def gather(self, arr, ind):
         torch = self.torch
         batch_size, *sizes, width = arr.shape
-        coordinates = ind.unbind(0)
 
         def fancy_indexing():
-            return arr[(torch.arange(batch_size)[:, None], *coordinates)]
+            return arr[(torch.arange(batch_size)[:, None], *ind.unbind(0))]
 
         def index_select():
-            rows = self.flat_rows(batch_size, coordinates, sizes)
+            rows = self.flat_rows(batch_size, ind.unbind(0), sizes)
             return arr.reshape(-1, width).index_select(0, rows.reshape(-1)).reshape(*rows.shape, width)
 
         def gather_along_rows():
-            rows = local_rows(coordinates, sizes)
+            rows = local_rows(ind.unbind(0), sizes)
             return torch.gather(arr.reshape(batch_size, -1, width), 1,
                                 rows[..., None].expand(*rows.shape, width))
 
         def take_elements():
-            rows = self.flat_rows(batch_size, coordinates, sizes)
+            rows = self.flat_rows(batch_size, ind.unbind(0), sizes)
             return torch.take(arr, rows[..., None] * width + torch.arange(width))
 
         return {
@@ -412,17 +422,18 @@ class _TorchCandidates:
 
         return kernel
 
-    def gather_scatter(self, arr, src, dst, n_rows, agg):
+    def gather_scatter(self, arr, ind, n_rows, agg):
         """Return candidates for out[dst[e]] (agg)= arr[src[e]]; see numpy_gather_scatter_candidates."""
         torch = self.torch
         candidates = {f"index_select rows, then {name}": functools.partial(
-                          _gather_then_kernel_torch, kernel, arr, src, dst, n_rows)
+                          _gather_then_kernel_torch, kernel, arr, ind, n_rows)
                       for name, kernel in self.scatter_kernels(agg).items()
                       if "argsort" not in name}
         reduce, initial = {"sum": ("sum", None), "mean": ("mean", None),
                            "min": ("min", float("inf")), "max": ("max", float("-inf"))}[agg]
 
         def sort_by_destination():
+            src, dst = ind.unbind(0)
             order = torch.argsort(dst)
             lengths = torch.bincount(dst, minlength=n_rows)
             values = arr.index_select(0, src.index_select(0, order))
@@ -463,5 +474,6 @@ def _then_mean_torch(gather):
     return lambda: gather().mean(dim=1)
 
 
-def _gather_then_kernel_torch(kernel, arr, src, dst, n_rows):
+def _gather_then_kernel_torch(kernel, arr, ind, n_rows):
+    src, dst = ind.unbind(0)
     return kernel(arr.index_select(0, src), dst, n_rows)

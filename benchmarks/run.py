@@ -282,7 +282,8 @@ one's. The rest are timed in one process. Each round calls every variant once, i
 shuffled anew each round by a seeded generator. A sample is the mean of enough back-to-back
 calls to last {min_sample_ms:g} ms, and the figure is the median over the rounds. Rounds per
 case: enough to fill {budget:g} s, at least {min_rounds} and at most {max_rounds}. torch runs
-with one thread.
+with one thread. Every variant takes the same stacked index and splits it into its rows
+inside the timed call.
 Inputs are float32 from a generator seeded by the case name, indices int64.
 
 A ratio is a variant's median divided by the lowest median among the hand-written candidates

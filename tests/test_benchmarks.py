@@ -70,3 +70,15 @@ def test_quick_benchmark_fixes_malloc_thresholds(quick_run):
     for name, value in (("MALLOC_MMAP_THRESHOLD_", "33554432"), ("MALLOC_TRIM_THRESHOLD_", "1073741824")):
         expected = os.environ.get(name, value)
         assert environment[name] == expected, name
+
+
+@pytest.mark.slow
+def test_profile_of_small_calls_runs():
+    completed = subprocess.run([sys.executable, str(BENCHMARK_PATH.with_name("profile_small.py"))],
+                               check=False, capture_output=True, text=True, timeout=300)
+
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    for heading in ("gather, small, numpy", "scatter, small, numpy", "gather, small, torch",
+                    "scatter, small, torch"):
+        assert heading in completed.stdout, heading
+    assert completed.stdout.count("bounds check") == 4
