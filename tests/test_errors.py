@@ -548,13 +548,14 @@ def test_out_of_range_keyword_axis(backend):
 
 
 # torch reads a CPU row of up to 32 values into Python, and finds the ends of a longer row with
-# aminmax. Both ways must find one bad value in the last position, in rows of one or two dimensions.
-@pytest.mark.parametrize("row_shape", [(5,), (32,), (33,), (1000,), (3, 4), (8, 8)], ids=str)
+# aminmax. Both ways must find one bad value in the last position, in rows of 0 to 3 dimensions.
+@pytest.mark.parametrize("row_shape", [(), (5,), (32,), (33,), (1000,), (3, 4), (8, 8), (2, 2, 3)],
+                         ids=str)
 @pytest.mark.parametrize("value", [-1, 4])
 def test_out_of_range_last_value_of_row(backend, row_shape, value):
     ind = np.ones((2, *row_shape), dtype=np.int64)
     ind[(1,) + tuple(size - 1 for size in row_shape)] = value
-    axes = " ".join("ab"[:len(row_shape)])
+    axes = " ".join("abc"[:len(row_shape)])
     message = run_error(backend.gather, np.zeros((3, 4)), ind, f"h w, [h, w] {axes} -> {axes}")
     assert_words(message, [f"index value {value} is out of range", "axis 'w' of size 4"])
 
