@@ -5,109 +5,109 @@ Regenerate with `eindex-gen examples/patterns.txt -o <this folder>`; use with
 """
 
 COMPILER_VERSION = '0.1.0'
-COMPILER_FINGERPRINT = '232f1aea8caf6313ff7f8edd263d7180260883baa134c17d7733ba88e68c4c7f'
+COMPILER_FINGERPRINT = 'dca421f23d4550dbc4ee29580043ab0b6ff63146ce2cbaccbe37fe83c1a9de3f'
 PATTERNS_FILE = 'examples/patterns.txt'
 
 # cache key -> module of this package
 MODULES = {
     # argmin: cluster i -> [cluster] i (numpy)
-    '1b2aa5c9cd85fb254c85840cfc84a404cc12be3c16006a781e7bf135c1536c56': 'argmin_numpy_5e060ad0e3c8',
+    '8f553519f76d9128486df6506af4c1297696cff414fee902e635981a1ddf3f4b': 'argmin_numpy_5e060ad0e3c8',
     # argmin: cluster i -> [cluster] i (torch)
-    '4a0dd7c5360ac5b7c37a4037e3e1f1ec568760203bbd1333674740f15652e7c6': 'argmin_torch_7b9e83ef1d05',
+    '2cd77b556ffd289685ecfe7b055011966cbc207a350436d996d7d0cafed7802e': 'argmin_torch_7b9e83ef1d05',
     # scatter: i c, [cluster] i -> cluster c agg=mean (numpy)
-    'e2a4c0b5f9f50847d0a395322d12729c1458dd0b8fc7f22f95950596991115cc': 'scatter_numpy_73726ac17962',
+    '27af8ea2897da532b56cc9400a8cf857c4d4ee7935903f7ace4fca33cdd189cb': 'scatter_numpy_73726ac17962',
     # scatter: i c, [cluster] i -> cluster c agg=mean (torch)
-    '6015b12bc769b64b30153258ef16d037026949a92792077bce08bba34748cef2': 'scatter_torch_5cdd4a4985d3',
+    '238d79d68b1095a71fddf5fc4ce98d7ab7ba7a268401f4d9e3c751a6efa71dcb': 'scatter_torch_5cdd4a4985d3',
     # scatter: , [cluster] i -> cluster agg=sum (numpy)
-    'dd857d8487c510f87f2c83d4eccfcb0f60ce7503294ecd40c186dd636285a990': 'scatter_numpy_7a111f6a379e',
+    '4b67b9410186ad5c79c26e9df38dffc2739534e972b93d0a50630dab9336f51b': 'scatter_numpy_7a111f6a379e',
     # scatter: , [cluster] i -> cluster agg=sum (torch)
-    '44217fc7278ae61937f29c3c576c6aa445692107092a79fa5e013e23bbfd6fb1': 'scatter_torch_8e3763f5177c',
+    'cb9d815a2974cfeefeaf9ed635e386366f108208b9592b8cdd5c8a510af20142': 'scatter_torch_8e3763f5177c',
     # scatter: , [cluster, label] i -> cluster label agg=sum (numpy)
-    '77a039ffdcd744393e16a33ccb42dd99d4a90d332ae8b4ec5ae79adec62505f7': 'scatter_numpy_6dd84f0acd38',
+    'd3cc74fd4d0103776bd9714b4e15504f4c5f369779529787246ecadeb9f26718': 'scatter_numpy_6dd84f0acd38',
     # scatter: , [cluster, label] i -> cluster label agg=sum (torch)
-    '1c0d29b942f1ae75b6658e5890b3692940d896de9c1a7c794a6f3af39df16571': 'scatter_torch_e79731d81e79',
+    'f24a9425a75011215d4197e992550e4a889321ecc92ae5494feb50b5d18df774': 'scatter_torch_e79731d81e79',
     # argsort: i j -> [j] i order order_axis=order (numpy)
-    '061ea4f36f15a15e4f6cbf6edab04ab2b2584736f0402116198a504366510671': 'argsort_numpy_6bef5c964051',
+    '667a2daf8791fa654e375a9417127673b6a52a1eea62447dfb144825d95a8a95': 'argsort_numpy_6bef5c964051',
     # argsort: i j -> [j] i order order_axis=order (torch)
-    '8443c741dea0189db28cf261d08562bb9c9ec812665a4c715d124642e53df962': 'argsort_torch_43844a369a2d',
+    'cd46add50a37e99989dfcb6cd6ce35163ca1a70ff69a4d270346ec03aa807c46': 'argsort_torch_43844a369a2d',
     # gather: j, [j] i neighbour -> i neighbour (numpy)
-    'b4cea5086de341668e6dd071ed47fa7cd4eb20a67400462de803d0989529c0c8': 'gather_numpy_36011ca14cc2',
+    'fe72a611826cb20e1a5abc31a5a642e839f0ea1ed1b4f5e27eeee94495765b35': 'gather_numpy_36011ca14cc2',
     # gather: j, [j] i neighbour -> i neighbour (torch)
-    '5c925aad5cb9fabbc0856598a63bd5eb155c564acaa3ef30d2057caf461f13b0': 'gather_torch_b27565508f2f',
+    'db39315b610db8b14cc3aa45d06a472d298625e083b5d7c11fd1df7aa44bb55c': 'gather_torch_b27565508f2f',
     # scatter: , [label] i neighbour -> i label agg=sum (numpy)
-    '72f75f8353a2d321ea392c957a41791252f0adbd26225f384f95d0fdd3d62e90': 'scatter_numpy_afcafaff19c6',
+    'c5ce894b80fecdaf92432beea2f87d6dc957ca61123c714314b3eec3f922e1a1': 'scatter_numpy_afcafaff19c6',
     # scatter: , [label] i neighbour -> i label agg=sum (torch)
-    'd7dcd154e16b470a0d0d3a9916593cf0db75bc0e1f53e270e948be252edcc1bc': 'scatter_torch_7bf938396419',
+    'cc0ab90f0dc45a1b3963957ddf9e02ae4bb096709fb924a46f85e20c91e214bb': 'scatter_torch_7bf938396419',
     # argmax: i label -> [label] i (numpy)
-    '4ffb98d2131f4ba498a9f0375191d54e81004f6b9c448f0f5a3e76c911902f78': 'argmax_numpy_1c74a9b5c4a5',
+    'e001c0ee07824258ca3005f432e308db55dbc080a341f9e51668004350b59e52': 'argmax_numpy_1c74a9b5c4a5',
     # argmax: i label -> [label] i (torch)
-    'e0b438c537a8aa686feeec8499ae62592953d2cd7206a9cb7f39aacdab6e47f5': 'argmax_torch_6aa31ce5143a',
+    '873aa3cef057ceab12f6f969446878a19611f971d1654616fc6321e59dd8356d': 'argmax_torch_6aa31ce5143a',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (numpy)
-    '6dd949f2dac45dd04ad43c20823e0c59cb08815b9e5f8e2965bf842dd03a34ab': 'gather_scatter_numpy_632fbc5d7d4f',
+    '2ab5ab25ef5fa81a2b8517199f19200304a83a4a799817f7e1a57fa45f694a13': 'gather_scatter_numpy_632fbc5d7d4f',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (torch)
-    '370921d9d0d88b45b2c6248ad14c65c64d2b720525bd03728a955040e23df312': 'gather_scatter_torch_2b4a73b35acd',
+    '88645b130f6cbf621229745fe7c46acef829b04ec2aaf9e92a33098d12ddde60': 'gather_scatter_torch_2b4a73b35acd',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (numpy)
-    '947b0eacc2c28c1c9ddda0c8c68cdae229796551b5e098e043edeaaa4920971a': 'gather_scatter_numpy_cfd2afbd176f',
+    'ca0aaf7d08622d7b79744f1ef4281718e2b0a047d7f19368bb21e95c86c894d9': 'gather_scatter_numpy_cfd2afbd176f',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (torch)
-    '6659acdf1d5282a18d5a270f64d8ed0647ae4e180d0500366403e42e530c75dd': 'gather_scatter_torch_01a659035345',
+    '505ba486002beec1bd1ac92efdb86f48d4a3630197418175c2a69d0fb12b75e0': 'gather_scatter_torch_01a659035345',
     # argmax: v label -> [label] v (numpy)
-    '77de0a7589da6ec5e9d9a4bad3475fa9931c282689f809533e1be3c223113da7': 'argmax_numpy_4a8d62648f93',
+    '8c4fa7e7d93ef61e61413edfbbfd916be3b75bc7e95a78e9180ec178a746d9f6': 'argmax_numpy_4a8d62648f93',
     # argmax: v label -> [label] v (torch)
-    '7166432718a1e8c62ab6a37b42f6467c31734f3d4eef424f8be0ac54b17786ad': 'argmax_torch_9fec3346ede5',
+    'b9207159a98b6e97931087fe644642c1515812b4fbbd4d28568f37059a49b243': 'argmax_torch_9fec3346ede5',
     # argmax: b v label -> [label] b v (numpy)
-    '1243613bd4a0a154ab61449ff9d9aeeb218e86a59779e869994a26c98a1a1e5d': 'argmax_numpy_189704b6d170',
+    '108d64db857125129e861527dd3c57e471a158ee20f8e14ebb6152b0d88a6796': 'argmax_numpy_189704b6d170',
     # argmax: b v label -> [label] b v (torch)
-    'f9084dadd39812251f6ef96c16c8b89753f8d9ead172088cd67320d865761ae2': 'argmax_torch_e57dcc6606e9',
+    '34c69b2463fe8c4ad12b2d8b3428df0f6ae96c1d3e64e28501620269a5079449': 'argmax_torch_e57dcc6606e9',
     # argmax: h w hq wq -> [h, w] hq wq (numpy)
-    '98f265c4127c4279d6a15aebcf4e03947e9f1286de7504c4bc48ab4a59c3cea3': 'argmax_numpy_62a8741d2167',
+    'ea677472be11efeb4a76c6eb93391162b63a76eb92a51c976849e835a4790a17': 'argmax_numpy_62a8741d2167',
     # argmax: h w hq wq -> [h, w] hq wq (torch)
-    '5ac44b4155d851d457a8d3e479b5fd7909422030219f89706894c3a322f4b66a': 'argmax_torch_c3775060f50e',
+    '4fd57cbad026569a1240ddccd5d56ec972c47ff4f3ce6dccdedb313f6368f440': 'argmax_torch_c3775060f50e',
     # gather: h w c, [h, w] hq wq -> hq wq c (numpy)
-    '417e6dec4c6ca7e040d701d1b368b73f1c09182b2fb7d43b6ee976d3d4177b45': 'gather_numpy_6655caf6e933',
+    '808779340883cb25197fdd14d7907798e65601dfa5dcc43edbb881c0fc894803': 'gather_numpy_6655caf6e933',
     # gather: h w c, [h, w] hq wq -> hq wq c (torch)
-    'f77b5b39bbcec9ce52f871b2eb6039331fbfb09ac5cb2fa913b0897e494a6bb6': 'gather_torch_056b2845efd0',
+    'ae0ef18a58c78ea864b1e787fa361a70dc0cc541317ccedf460736e46012e0c5': 'gather_torch_056b2845efd0',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (numpy)
-    '6fff38647bede41010954ee7ea87c41562043226b54cb9cf103ccb169c8573c9': 'scatter_numpy_341f0c14c52b',
+    '1f151b69f43088371f93a2bce46d269b9ee3f65772926149f71405307768d848': 'scatter_numpy_341f0c14c52b',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (torch)
-    'c1dab9e0390cb6edc35c04e1f8efd50358c5717aa1bb881eff7d38ac19154298': 'scatter_torch_0c86b94049ba',
+    '2b818fe010d9d78d172566230573012d2fcb1c792f03a206464fe19a569055b7': 'scatter_torch_0c86b94049ba',
     # argmax: dh dw -> [dh, dw] (numpy)
-    '97c1b779e3ce2d66869a10c34563dd0906ba615cdb72139cd7c809a0759cbd90': 'argmax_numpy_fd8e25cb3817',
+    '02874589d80c78c7b8bac5b52936b8847b9900448e3baeb976c94c55c0a69c4d': 'argmax_numpy_fd8e25cb3817',
     # argmax: dh dw -> [dh, dw] (torch)
-    '10e6249425cf498a29a0abe409a6efacc5e3af6f9a3414bead099a1386a34f02': 'argmax_torch_7b1487dd0f81',
+    '49f3e0ad39f7cbcde498f9112c64c7b7f0eefbfc3ee6759114e27a890b1b339f': 'argmax_torch_7b1487dd0f81',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (numpy)
-    '1c0e9b02ef117f7916a5527d72ed5fca617c35232717a8b3f0cf749464aca561': 'gather_numpy_de478fdaac00',
+    '630246e883df41c4b54922888667b1e7311b0e428476248349e55256fd78d9c0': 'gather_numpy_de478fdaac00',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (torch)
-    'bbe3fa5b9465140166ac088d741d53db181afaa70169ce1a2a81b2b476bb6b1c': 'gather_torch_af6cab371515',
+    'eebd62bae52ecfacdbfb1f54237e26e82b3622174675258d03371f48555e230c': 'gather_torch_af6cab371515',
     # gather: stock row, [row] year month -> stock year month (numpy)
-    '03fd410dceb6f4775805c3b9626e33d54fbfa759dc3e8e451cf9b069d47f1c58': 'gather_numpy_88a66c2b3570',
+    '435521fa61b94ed7771560beb8fc73d34d0bb260cf37b0bec865d4dc7f592cd4': 'gather_numpy_88a66c2b3570',
     # gather: stock row, [row] year month -> stock year month (torch)
-    '101b205187b963ed062ac1874ad7b7d23d18122f104c64ae4651928dde784276': 'gather_torch_22a574d5b80b',
+    '80165788d93558dc0cd987fe144e9d463ae951f397254c13889aa4b6d4b127c4': 'gather_torch_22a574d5b80b',
     # argmax: stock year month -> [year, month] stock (numpy)
-    'fda64f076c7ce4437c9d52984005b1a4e119d5e1bb1140fe976f3d54a7cbcbd3': 'argmax_numpy_9946a3c26778',
+    '24d17d5d86eb58f302d5871f9b25eacad4ee1126f6fe916acdc3fb4bd1a974e6': 'argmax_numpy_9946a3c26778',
     # argmax: stock year month -> [year, month] stock (torch)
-    '45162096f5ca2acc3959f614ce42ed64f64fab90c48860f35def93635f57108b': 'argmax_torch_f532dbdfc9e3',
+    '621e6eaf6f8a8c63d7d64e8386fe4aab7f97104ac4a65dfe894281e769a32f01': 'argmax_torch_f532dbdfc9e3',
     # gather: stock year month, [year, month] stock -> stock (numpy)
-    '753d348d2b5589e731609a49e953dd5ad0df315395441fe26c456c3ba47628f8': 'gather_numpy_d3d7b0c91b80',
+    '7ad848e2512fd060e3dd2d2097b869afee3bf3325ac9a2ba0ae747d7497366d6': 'gather_numpy_d3d7b0c91b80',
     # gather: stock year month, [year, month] stock -> stock (torch)
-    'bb297def601b5616a08e97c3e49cbe4b45f2790fd6797952fe979267caf73ddb': 'gather_torch_b3e7d3da5e5d',
+    'e438791eb1ed5179f1d2eb8c45c7776d2960f9bd7d0e508e37869ac2280b3cac': 'gather_torch_b3e7d3da5e5d',
     # argsort: stock year month -> [month] stock year order order_axis=order (numpy)
-    '987df26373c6d8bbe0530b63681b3ff12643df46eebe614ced017dea5adffd5f': 'argsort_numpy_a066ed493df1',
+    '2c81996103438f54fd41b4a0992d806b98cffceaf8b91ae30b95f8344fca00ea': 'argsort_numpy_a066ed493df1',
     # argsort: stock year month -> [month] stock year order order_axis=order (torch)
-    '0863aa9af0d1aae6675cf8f22dbc0893e3f6a6144e4eee9658096ecd5b4a484b': 'argsort_torch_55c5680c8bf8',
+    '662a4fb0814ceb4dfa59c2a2ecfc6245034c7e3676663261a001b41d899f5c04': 'argsort_torch_55c5680c8bf8',
     # gather: stock year month, [month] stock year rank -> stock year rank (numpy)
-    'de6181fe7118df0dc7bdfdec728e8df65a86eef39bc9497aec7b7d7b5c7624c0': 'gather_numpy_43dc338ce3c6',
+    '062127289da1a540b7f6f7a9898e33a24084fd3d674acb3e00cd712b3ab40c5a': 'gather_numpy_43dc338ce3c6',
     # gather: stock year month, [month] stock year rank -> stock year rank (torch)
-    'bf1b04ea9757931b46ceb1e0a9e2dc2f24dc8b769dfd31c241b460496a03c128': 'gather_torch_c4aeef90a07a',
+    '17498c92dcc183fd53e64e1690b2b58afd59cee2d39eb14ffdb3bd8c398f122a': 'gather_torch_c4aeef90a07a',
     # gather: stock row, [row] year month -> stock year agg=sum (numpy)
-    '92272c45bcf739e3f73495fee43237cd8840be99dacf6fe6d6edde9afd63ccbc': 'gather_numpy_fcc49ce259a5',
+    'e55648c3d4aeb51e5b400b3a2ac305bb2b1762ef1a343b9d9b31c0706f6b5c60': 'gather_numpy_fcc49ce259a5',
     # gather: stock row, [row] year month -> stock year agg=sum (torch)
-    '9089e2fe72d0b0d666770ed0141ba81447df2e6a6595bb9d02a05359cfcabc4d': 'gather_torch_56a8c1304a47',
+    'd3af70e821eb8c60fba3500fcea85b961d6eb924de32a7c7926c3f5eb1ab6597': 'gather_torch_56a8c1304a47',
     # gather: stock row, [row] year month -> stock year agg=max (numpy)
-    'a0ddb1301c4deea1734538685863b9f0174fd1c03eec91e4d7acbd8a9b065d44': 'gather_numpy_d8f860e556ff',
+    'f4720c4feb34193078f9e2fd2d0e4c8ff2cfe4f66f81b561de345a68f00f58f8': 'gather_numpy_d8f860e556ff',
     # gather: stock row, [row] year month -> stock year agg=max (torch)
-    '8dbbb27f3f296f6252ec74b91af4344ac5ecbf23d27c6e3a144d8c37fee6ee6b': 'gather_torch_3a9dfd285ccc',
+    '34ede1d286db3c47b97ad8fb4099885f9f8e6bec134c2aa1714c646e9febb16f': 'gather_torch_3a9dfd285ccc',
     # scatter: , [year, _month] stock -> year agg=sum (numpy)
-    'b09bebda6686a767cf35b4c27e452c92cb8102ea1b52fa3dc1cdd4878efee3a9': 'scatter_numpy_c97487ad3256',
+    'c1e56e0199f317b5665c0e68700d98573c150aa117874aa99f9a99893798baf3': 'scatter_numpy_c97487ad3256',
     # scatter: , [year, _month] stock -> year agg=sum (torch)
-    '426772d231e0929578b56b5d369ecfda70621fbef6f3fe59cdfe3edf3a6cf864': 'scatter_torch_0428180e2741',
+    '0eac90325d551bb1de46c9dbfd1f9c16b75f707b8f8276a28599ed16c49bae23': 'scatter_torch_0428180e2741',
 }

@@ -269,7 +269,7 @@ def test_getsource_of_generated_function():
     source = inspect.getsource(function)
 
     assert source.startswith("def scatter(arr, ind, /, *, check_bounds=True, **sizes):")
-    assert "np.add.at(sums, offset_element.reshape(-1), values.reshape(-1))" in source
+    assert "np.add.at(sums.reshape(-1), offset_element.reshape(-1), values.reshape(-1))" in source
     assert inspect.getsourcefile(function) == str(path)
     assert function.__code__.co_filename == str(path)
 

@@ -386,6 +386,30 @@ def test_scatter_with_replicas(backend, agg):
     assert_matches_oracle(result, oracle.scatter(arr, ind, pattern, agg, h=3, w=2), agg)
 
 
+# numpy scatters whole rows of a 2-d result below 256 values and one flat offset per element from
+# there. Each case sits one step below the threshold and at it: 63 or 64 rows of 4, and 31 or 32
+# rows of 2 x 2 written by 2 replicas.
+SCATTER_THRESHOLD_CASES = {
+    "one row axis, below": ("i c, [k] i -> k c", (63, 4), (63,), {"k": 5}),
+    "one row axis, at": ("i c, [k] i -> k c", (64, 4), (64,), {"k": 5}),
+    "two row axes with replicas, below": ("i c d, [k] i r -> k c d", (31, 2, 2), (31, 2), {"k": 5}),
+    "two row axes with replicas, at": ("i c d, [k] i r -> k c d", (32, 2, 2), (32, 2), {"k": 5}),
+}
+
+
+@pytest.mark.parametrize("case", SCATTER_THRESHOLD_CASES.values(), ids=SCATTER_THRESHOLD_CASES.keys())
+@pytest.mark.parametrize("agg", AGGREGATIONS)
+def test_scatter_either_side_of_threshold(backend, agg, case):
+    pattern, shape, index_shape, sizes = case
+    rng = np.random.default_rng(14)
+    arr = data_for(agg, shape, rng)
+    ind = random_index(rng, [5], index_shape)
+
+    result = backend.scatter(arr, ind, pattern, agg=agg, **sizes)
+
+    assert_matches_oracle(result, oracle.scatter(arr, ind, pattern, agg, **sizes), agg)
+
+
 @pytest.mark.parametrize("agg", AGGREGATIONS)
 def test_scatter_output_axis_from_index(backend, agg):
     rng = np.random.default_rng(13)
