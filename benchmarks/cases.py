@@ -109,18 +109,17 @@ def _values(rng, shape):
     return rng.standard_normal(shape, dtype=np.float32)
 
 
-def _library_variants(libraries, case, backend, hand, codegen_call, eindex_call=None,
+def _library_variants(libraries, backend, hand, codegen_call, eindex_call=None,
                       einx_call=None, einx_strategy="", einx_unavailable=""):
     """Return the variants of one backend: hand-written candidates, then each library.
 
-    `codegen_call(check_bounds)` runs eindex_codegen. The unchecked variant is
-    timed for small sizes only, where the bounds check is a visible share of
-    the time. eindex 0.1.0 and einx are timed for numpy only.
+    `codegen_call(check_bounds)` runs eindex_codegen, with and without bounds
+    checks, so that the table shows what the checks cost at every size. eindex
+    0.1.0 and einx are timed for numpy only.
     """
     variants = [Variant(backend, HAND, name, function) for name, function in hand.items()]
     variants.append(Variant(backend, CODEGEN, "", functools.partial(codegen_call, True)))
-    if case.size == "small":
-        variants.append(Variant(backend, CODEGEN_UNCHECKED, "", functools.partial(codegen_call, False)))
+    variants.append(Variant(backend, CODEGEN_UNCHECKED, "", functools.partial(codegen_call, False)))
     if backend != "numpy":
         return variants
 
@@ -137,14 +136,14 @@ def _library_variants(libraries, case, backend, hand, codegen_call, eindex_call=
     return variants
 
 
-def _torch_variants(libraries, case, hand, codegen_call):
+def _torch_variants(libraries, hand, codegen_call):
     if libraries.torch is None:
         return []
     if libraries.codegen_torch is None:
         unavailable = libraries.missing[f"{CODEGEN} torch"]
         return [*(Variant("torch", HAND, name, function) for name, function in hand.items()),
                 Variant("torch", CODEGEN, "", None, unavailable)]
-    return _library_variants(libraries, case, "torch", hand, codegen_call)
+    return _library_variants(libraries, "torch", hand, codegen_call)
 
 
 # gather, with or without agg='mean', over any number of indexed axes
@@ -189,7 +188,7 @@ def _build_gather(case, indexed, agg, libraries):
 
         einx_strategy = "einx.get_at, then einx.mean"
 
-    variants = _library_variants(libraries, case, "numpy", hand, codegen_numpy, eindex_numpy,
+    variants = _library_variants(libraries, "numpy", hand, codegen_numpy, eindex_numpy,
                                  einx_numpy, einx_strategy)
 
     if libraries.torch is not None:
@@ -201,7 +200,7 @@ def _build_gather(case, indexed, agg, libraries):
             return libraries.codegen_torch.gather(arr_t, ind_t, case.pattern, agg=agg,
                                                   check_bounds=check_bounds)
 
-        variants += _torch_variants(libraries, case, hand_t, codegen_torch)
+        variants += _torch_variants(libraries, hand_t, codegen_torch)
     return variants, [arr, ind]
 
 
@@ -230,7 +229,7 @@ def _build_scatter(case, agg, libraries):
         return libraries.eindex.scatter(arr, ind, case.pattern, agg=agg, k=k)
 
     einx_call, einx_strategy, einx_unavailable = _einx_scatter(libraries, agg, arr, ind, k)
-    variants = _library_variants(libraries, case, "numpy", hand, codegen_numpy, eindex_numpy,
+    variants = _library_variants(libraries, "numpy", hand, codegen_numpy, eindex_numpy,
                                  einx_call, einx_strategy, einx_unavailable)
 
     if libraries.torch is not None:
@@ -243,7 +242,7 @@ def _build_scatter(case, agg, libraries):
             return libraries.codegen_torch.scatter(arr_t, ind_t, case.pattern, agg=agg,
                                                    check_bounds=check_bounds, k=k)
 
-        variants += _torch_variants(libraries, case, hand_t, codegen_torch)
+        variants += _torch_variants(libraries, hand_t, codegen_torch)
     return variants, [arr, ind]
 
 
@@ -313,7 +312,7 @@ def _build_grid_scatter(case, libraries):
         return libraries.einx.add_at("b [y x] c, [2] b n, b n c -> b [y x] c",
                                      np.zeros(out_shape, arr.dtype), ind, arr)
 
-    variants = _library_variants(libraries, case, "numpy", hand, codegen_numpy, eindex_numpy,
+    variants = _library_variants(libraries, "numpy", hand, codegen_numpy, eindex_numpy,
                                  einx_numpy)
 
     if libraries.torch is not None:
@@ -340,7 +339,7 @@ def _build_grid_scatter(case, libraries):
             return libraries.codegen_torch.scatter(arr_t, ind_t, case.pattern, check_bounds=check_bounds,
                                                    y=height_y, x=width_x)
 
-        variants += _torch_variants(libraries, case, hand_t, codegen_torch)
+        variants += _torch_variants(libraries, hand_t, codegen_torch)
     return variants, [arr, ind]
 
 
@@ -384,7 +383,7 @@ def _build_gather_scatter(case, agg, libraries):
     else:
         einx_call, einx_strategy = einx_mean, "einx.get_at, einx.add_at of values and of ones, a division"
 
-    variants = _library_variants(libraries, case, "numpy", hand, codegen_numpy, eindex_numpy,
+    variants = _library_variants(libraries, "numpy", hand, codegen_numpy, eindex_numpy,
                                  einx_call, einx_strategy)
 
     if libraries.torch is not None:
@@ -396,7 +395,7 @@ def _build_gather_scatter(case, agg, libraries):
             return libraries.codegen_torch.gather_scatter(arr_t, ind_t, case.pattern, agg=agg,
                                                           check_bounds=check_bounds, vout=nodes)
 
-        variants += _torch_variants(libraries, case, hand_t, codegen_torch)
+        variants += _torch_variants(libraries, hand_t, codegen_torch)
     return variants, [arr, ind]
 
 
@@ -414,7 +413,7 @@ def _build_argmax(case, libraries):
     hand = handwritten.numpy_argmax_candidates(x)
 
     variants = _library_variants(
-        libraries, case, "numpy", hand,
+        libraries, "numpy", hand,
         lambda check_bounds: libraries.codegen.argmax(x, case.pattern),
         lambda: libraries.eindex.argmax(x, case.pattern),
         lambda: libraries.einx.argmax("b [h w] t -> [2] b t", x),
@@ -426,7 +425,7 @@ def _build_argmax(case, libraries):
         x_t = libraries.torch.from_numpy(x)
         hand_t = handwritten.torch_candidates(libraries.torch).argmax(x_t)
         variants += [variant for variant in _torch_variants(
-            libraries, case, hand_t, lambda check_bounds: libraries.codegen_torch.argmax(x_t, case.pattern))
+            libraries, hand_t, lambda check_bounds: libraries.codegen_torch.argmax(x_t, case.pattern))
             if variant.library != CODEGEN_UNCHECKED]
     return variants, [x]
 
@@ -448,7 +447,7 @@ def _build_argsort(case, libraries):
     hand = handwritten.numpy_argsort_candidates(x)
 
     variants = _library_variants(
-        libraries, case, "numpy", hand,
+        libraries, "numpy", hand,
         lambda check_bounds: libraries.codegen.argsort(x, case.pattern),
         lambda: libraries.eindex.argsort(x, case.pattern),
         lambda: libraries.einx.argsort("t b [w] -> t b [w]", x)[None],
@@ -463,7 +462,7 @@ def _build_argsort(case, libraries):
         x_t = libraries.torch.from_numpy(x)
         hand_t = handwritten.torch_candidates(libraries.torch).argsort(x_t)
         variants += [variant for variant in _torch_variants(
-            libraries, case, hand_t, lambda check_bounds: libraries.codegen_torch.argsort(x_t, case.pattern))
+            libraries, hand_t, lambda check_bounds: libraries.codegen_torch.argsort(x_t, case.pattern))
             if variant.library != CODEGEN_UNCHECKED]
     return variants, [x]
 
