@@ -293,12 +293,17 @@ class _IndexPlanner:
             # 256 rows, and 1.7 ms against 0.36 ms at 8192 rows of 64. Indexing in place also avoids
             # copying a transposed or broadcast view, which reshape would do.
             inputs = ["arr"] + _term_inputs(terms) + self._sizes_of(rows + self.suffix)
-            self._add("read", [self._final_output()], list(dict.fromkeys(inputs)), frame_text,
+            output = self._final_output()
+            # Index rows without axes are 0-d, and numpy and torch index with them as with integers,
+            # which returns a view of the array. A result read that way is copied.
+            copy = not self.index and output == "result"
+            copied = " 0-d rows index like integers and return a view, so the values are copied." if copy else ""
+            self._add("read", [output], list(dict.fromkeys(inputs)), frame_text,
                       f"Read the array at the indexed positions: {frame_text}{whole}. Few rows, or a "
                       f"view that is not contiguous, are indexed in place; from {SMALL_READ} rows on, a "
-                      "contiguous array is read faster through flat row offsets.",
+                      f"contiguous array is read faster through flat row offsets.{copied}",
                       terms=terms, rows=tuple(self._sizes_of(rows)), suffix=tuple(self._sizes_of(self.suffix)),
-                      first_row=row_var(self.indexed[0]), small=SMALL_READ)
+                      first_row=row_var(self.indexed[0]), small=SMALL_READ, copy_result=copy)
         else:
             # Leading axes of size 1 are kept, so the values have one dimension per frame axis.
             transpose, subscript = _placement(self.array, self.frame, keep_leading=True)

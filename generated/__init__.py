@@ -5,109 +5,109 @@ Regenerate with `eindex-gen examples/patterns.txt -o <this folder>`; use with
 """
 
 COMPILER_VERSION = '0.1.0'
-COMPILER_FINGERPRINT = 'dca421f23d4550dbc4ee29580043ab0b6ff63146ce2cbaccbe37fe83c1a9de3f'
+COMPILER_FINGERPRINT = 'b610e32044872d3c71b75daafc3e0ba859e4a6f1f708445bab4c0ef01ed5b01e'
 PATTERNS_FILE = 'examples/patterns.txt'
 
 # cache key -> module of this package
 MODULES = {
     # argmin: cluster i -> [cluster] i (numpy)
-    '8f553519f76d9128486df6506af4c1297696cff414fee902e635981a1ddf3f4b': 'argmin_numpy_5e060ad0e3c8',
+    '9b2a9c4d4cfaa276fb50cb9b79e10f772cb07be91fbec9a76a0562508bf51abb': 'argmin_numpy_5e060ad0e3c8',
     # argmin: cluster i -> [cluster] i (torch)
-    '2cd77b556ffd289685ecfe7b055011966cbc207a350436d996d7d0cafed7802e': 'argmin_torch_7b9e83ef1d05',
+    '9c191c103030e4bb1df51ae3f6ce85a69c8c148ee4b440d5c9f8a4f9d1adf4ba': 'argmin_torch_7b9e83ef1d05',
     # scatter: i c, [cluster] i -> cluster c agg=mean (numpy)
-    '27af8ea2897da532b56cc9400a8cf857c4d4ee7935903f7ace4fca33cdd189cb': 'scatter_numpy_73726ac17962',
+    'b420d29f6f8b56b8291885761b429661b4182706fedb761868ee33f23bb82af5': 'scatter_numpy_73726ac17962',
     # scatter: i c, [cluster] i -> cluster c agg=mean (torch)
-    '238d79d68b1095a71fddf5fc4ce98d7ab7ba7a268401f4d9e3c751a6efa71dcb': 'scatter_torch_5cdd4a4985d3',
+    '384b571a44ea37870b4751f1f6028163404570ed63dd7483616d42e4541445c1': 'scatter_torch_5cdd4a4985d3',
     # scatter: , [cluster] i -> cluster agg=sum (numpy)
-    '4b67b9410186ad5c79c26e9df38dffc2739534e972b93d0a50630dab9336f51b': 'scatter_numpy_7a111f6a379e',
+    'd2515a0b93210f502fe033eb06c076e98c348d6ed39723b088c02f089ec24b7f': 'scatter_numpy_7a111f6a379e',
     # scatter: , [cluster] i -> cluster agg=sum (torch)
-    'cb9d815a2974cfeefeaf9ed635e386366f108208b9592b8cdd5c8a510af20142': 'scatter_torch_8e3763f5177c',
+    'ec157b56354900d80d8a679743c21a114283e9b33e5a81a3ba9e6b623bf220ec': 'scatter_torch_8e3763f5177c',
     # scatter: , [cluster, label] i -> cluster label agg=sum (numpy)
-    'd3cc74fd4d0103776bd9714b4e15504f4c5f369779529787246ecadeb9f26718': 'scatter_numpy_6dd84f0acd38',
+    'f95b061a55969a013a77d5145ef3abf6c5a0bc784d69d5a64792efa5b78375d3': 'scatter_numpy_6dd84f0acd38',
     # scatter: , [cluster, label] i -> cluster label agg=sum (torch)
-    'f24a9425a75011215d4197e992550e4a889321ecc92ae5494feb50b5d18df774': 'scatter_torch_e79731d81e79',
+    'bb22049be54acb20e75afc283b95e4079bc03411ea254f291c9a046407fdce76': 'scatter_torch_e79731d81e79',
     # argsort: i j -> [j] i order order_axis=order (numpy)
-    '667a2daf8791fa654e375a9417127673b6a52a1eea62447dfb144825d95a8a95': 'argsort_numpy_6bef5c964051',
+    '297ae8b397e66db7438204c0408ab10aa33e8d6370a5f68e80c9fb9511bdbcf1': 'argsort_numpy_6bef5c964051',
     # argsort: i j -> [j] i order order_axis=order (torch)
-    'cd46add50a37e99989dfcb6cd6ce35163ca1a70ff69a4d270346ec03aa807c46': 'argsort_torch_43844a369a2d',
+    'd10a98d59363754a176d42f64fd0352d23f62e4e13953cc39243adf0143bdb73': 'argsort_torch_43844a369a2d',
     # gather: j, [j] i neighbour -> i neighbour (numpy)
-    'fe72a611826cb20e1a5abc31a5a642e839f0ea1ed1b4f5e27eeee94495765b35': 'gather_numpy_36011ca14cc2',
+    'b30d52200d81806bf1fb59d099bdf77b9ddb2147ba64559dde9e278b965f2453': 'gather_numpy_36011ca14cc2',
     # gather: j, [j] i neighbour -> i neighbour (torch)
-    'db39315b610db8b14cc3aa45d06a472d298625e083b5d7c11fd1df7aa44bb55c': 'gather_torch_b27565508f2f',
+    '3d80003e629cb7bc9a38fd70a766fb6c8008a2b892b8e3f5a77e93ccbe0bcaa3': 'gather_torch_b27565508f2f',
     # scatter: , [label] i neighbour -> i label agg=sum (numpy)
-    'c5ce894b80fecdaf92432beea2f87d6dc957ca61123c714314b3eec3f922e1a1': 'scatter_numpy_afcafaff19c6',
+    'c544464e3ddeeeb6582e227b635d63a44c57e4b694d9217b0773cc2ff5a0fabb': 'scatter_numpy_afcafaff19c6',
     # scatter: , [label] i neighbour -> i label agg=sum (torch)
-    'cc0ab90f0dc45a1b3963957ddf9e02ae4bb096709fb924a46f85e20c91e214bb': 'scatter_torch_7bf938396419',
+    'fdfe9aa7f27f9cde37da3bb3008252f2e10500dfed1f4d388d5297b7aa7e25e0': 'scatter_torch_7bf938396419',
     # argmax: i label -> [label] i (numpy)
-    'e001c0ee07824258ca3005f432e308db55dbc080a341f9e51668004350b59e52': 'argmax_numpy_1c74a9b5c4a5',
+    '446e1b67e4ea92d869657d3b2b34d1abfe1ef2f4b6cd6bcbc7ffa41fdaf9b3e4': 'argmax_numpy_1c74a9b5c4a5',
     # argmax: i label -> [label] i (torch)
-    '873aa3cef057ceab12f6f969446878a19611f971d1654616fc6321e59dd8356d': 'argmax_torch_6aa31ce5143a',
+    '0d6972f7d96f2530c73ecb3515475fe78d22d89ca6959467fedc93b909d55601': 'argmax_torch_6aa31ce5143a',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (numpy)
-    '2ab5ab25ef5fa81a2b8517199f19200304a83a4a799817f7e1a57fa45f694a13': 'gather_scatter_numpy_632fbc5d7d4f',
+    'dd021b99e20496016e951669cef21af11bb264312eeee8dbfc3e5c9ae39026f8': 'gather_scatter_numpy_632fbc5d7d4f',
     # gather_scatter: vin c, [vin, vout] edge -> vout c agg=mean (torch)
-    '88645b130f6cbf621229745fe7c46acef829b04ec2aaf9e92a33098d12ddde60': 'gather_scatter_torch_2b4a73b35acd',
+    '4a19c252bab9352b48090ee80e8cb75e3c5056d55bb59b467d8df0286e388716': 'gather_scatter_torch_2b4a73b35acd',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (numpy)
-    'ca0aaf7d08622d7b79744f1ef4281718e2b0a047d7f19368bb21e95c86c894d9': 'gather_scatter_numpy_cfd2afbd176f',
+    'd51afd1771f6b711ce20515cf04743cc76ae6066d16a39e15ed3a64af072a268': 'gather_scatter_numpy_cfd2afbd176f',
     # gather_scatter: b vin c, [vin, vout] b edge -> b vout c agg=mean (torch)
-    '505ba486002beec1bd1ac92efdb86f48d4a3630197418175c2a69d0fb12b75e0': 'gather_scatter_torch_01a659035345',
+    '4595ceade24df83a7bf3fe1197df64dcb0867f5edeff28edac952da94bee02cc': 'gather_scatter_torch_01a659035345',
     # argmax: v label -> [label] v (numpy)
-    '8c4fa7e7d93ef61e61413edfbbfd916be3b75bc7e95a78e9180ec178a746d9f6': 'argmax_numpy_4a8d62648f93',
+    'e8e7f4638cdb942555d2288f6ec181f3fc2d9e2fd4b833602e3e9a3b5c99f7ed': 'argmax_numpy_4a8d62648f93',
     # argmax: v label -> [label] v (torch)
-    'b9207159a98b6e97931087fe644642c1515812b4fbbd4d28568f37059a49b243': 'argmax_torch_9fec3346ede5',
+    '822967b0295587a28f7eefd81188727489a7c1e225353342f97dbbde83ca57d7': 'argmax_torch_9fec3346ede5',
     # argmax: b v label -> [label] b v (numpy)
-    '108d64db857125129e861527dd3c57e471a158ee20f8e14ebb6152b0d88a6796': 'argmax_numpy_189704b6d170',
+    '556e1ee9dde9e4b1767aa78250b33fdd0b36b68ad20c4b44489df7cfe91fa344': 'argmax_numpy_189704b6d170',
     # argmax: b v label -> [label] b v (torch)
-    '34c69b2463fe8c4ad12b2d8b3428df0f6ae96c1d3e64e28501620269a5079449': 'argmax_torch_e57dcc6606e9',
+    'b3bfa36bfe13c9004425c20ad78975970d28e07e023831699ab57afd5921325b': 'argmax_torch_e57dcc6606e9',
     # argmax: h w hq wq -> [h, w] hq wq (numpy)
-    'ea677472be11efeb4a76c6eb93391162b63a76eb92a51c976849e835a4790a17': 'argmax_numpy_62a8741d2167',
+    '0d171277aeaa3b51ba4cbd661a9e6d82503d6299e6009eaab68bde24788841a7': 'argmax_numpy_62a8741d2167',
     # argmax: h w hq wq -> [h, w] hq wq (torch)
-    '4fd57cbad026569a1240ddccd5d56ec972c47ff4f3ce6dccdedb313f6368f440': 'argmax_torch_c3775060f50e',
+    '95879d7d8bbfeb1db35ae987718b41d82ef05d19df27a0b35e8212ed0b5887c2': 'argmax_torch_c3775060f50e',
     # gather: h w c, [h, w] hq wq -> hq wq c (numpy)
-    '808779340883cb25197fdd14d7907798e65601dfa5dcc43edbb881c0fc894803': 'gather_numpy_6655caf6e933',
+    '6da2e3a7ca18ce3ccc9fb052e2f947fcd37b7a3c83c0b94c9376c391a72bb314': 'gather_numpy_6655caf6e933',
     # gather: h w c, [h, w] hq wq -> hq wq c (torch)
-    'ae0ef18a58c78ea864b1e787fa361a70dc0cc541317ccedf460736e46012e0c5': 'gather_torch_056b2845efd0',
+    '2d1b1120acfe9b2d5f40531d4f19232e39a1ef1735ef90fa76771474a7e7da52': 'gather_torch_056b2845efd0',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (numpy)
-    '1f151b69f43088371f93a2bce46d269b9ee3f65772926149f71405307768d848': 'scatter_numpy_341f0c14c52b',
+    'ea0c10ef32390c64ebcef730f3c9d39a20be17f15e60e8c379feb622f16c96fe': 'scatter_numpy_341f0c14c52b',
     # scatter: , [dh, dw] hq wq -> dh dw agg=sum (torch)
-    '2b818fe010d9d78d172566230573012d2fcb1c792f03a206464fe19a569055b7': 'scatter_torch_0c86b94049ba',
+    '6902e77c104e730b1709fc67538ca3ec47db3a7f03eead3721f66fb33ba996a2': 'scatter_torch_0c86b94049ba',
     # argmax: dh dw -> [dh, dw] (numpy)
-    '02874589d80c78c7b8bac5b52936b8847b9900448e3baeb976c94c55c0a69c4d': 'argmax_numpy_fd8e25cb3817',
+    '1e1e30153c698d8361386c5cff6f992f4d77aeb11299a39640192485c45f4962': 'argmax_numpy_fd8e25cb3817',
     # argmax: dh dw -> [dh, dw] (torch)
-    '49f3e0ad39f7cbcde498f9112c64c7b7f0eefbfc3ee6759114e27a890b1b339f': 'argmax_torch_7b1487dd0f81',
+    '6f5c3a4e587fc31d6898c83b6550c90243f6b665a9a9993f20dcb0f07f35045a': 'argmax_torch_7b1487dd0f81',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (numpy)
-    '630246e883df41c4b54922888667b1e7311b0e428476248349e55256fd78d9c0': 'gather_numpy_de478fdaac00',
+    '8d7e23d257f689a4b10fe309b1f976929b31e9eab0b6ff9a5756a2d047b65d84': 'gather_numpy_de478fdaac00',
     # gather: i j head, [i, j] i1 j1 i2 j2 -> i1 j1 i2 j2 head (torch)
-    'eebd62bae52ecfacdbfb1f54237e26e82b3622174675258d03371f48555e230c': 'gather_torch_af6cab371515',
+    '07f0b4a9ca3ecb812013a0599b41cfe9d14286ddd5c6308e9ce4449609cb5dfb': 'gather_torch_af6cab371515',
     # gather: stock row, [row] year month -> stock year month (numpy)
-    '435521fa61b94ed7771560beb8fc73d34d0bb260cf37b0bec865d4dc7f592cd4': 'gather_numpy_88a66c2b3570',
+    '6826a1171918146314adbd915f509456f11d2b3ebb42f73f22aabfd0a40815db': 'gather_numpy_88a66c2b3570',
     # gather: stock row, [row] year month -> stock year month (torch)
-    '80165788d93558dc0cd987fe144e9d463ae951f397254c13889aa4b6d4b127c4': 'gather_torch_22a574d5b80b',
+    'e15379ff374ef7bb5c672eab3b5e669ec98bddd96cc7ab2667b14ddb384cb774': 'gather_torch_22a574d5b80b',
     # argmax: stock year month -> [year, month] stock (numpy)
-    '24d17d5d86eb58f302d5871f9b25eacad4ee1126f6fe916acdc3fb4bd1a974e6': 'argmax_numpy_9946a3c26778',
+    'abf2a7c181152a12cc182cad04411c47ba7ca0e8a9daa92ce3388d49826e37bc': 'argmax_numpy_9946a3c26778',
     # argmax: stock year month -> [year, month] stock (torch)
-    '621e6eaf6f8a8c63d7d64e8386fe4aab7f97104ac4a65dfe894281e769a32f01': 'argmax_torch_f532dbdfc9e3',
+    '0488e3c7a2e877b01e4f43ab98e3690deff423fd92f8650aba5edfd50b4a4a8d': 'argmax_torch_f532dbdfc9e3',
     # gather: stock year month, [year, month] stock -> stock (numpy)
-    '7ad848e2512fd060e3dd2d2097b869afee3bf3325ac9a2ba0ae747d7497366d6': 'gather_numpy_d3d7b0c91b80',
+    '777f424b8ed1f8e0bc8d1acdf9705dbade80aa0e4873896637656230a8eca2dc': 'gather_numpy_d3d7b0c91b80',
     # gather: stock year month, [year, month] stock -> stock (torch)
-    'e438791eb1ed5179f1d2eb8c45c7776d2960f9bd7d0e508e37869ac2280b3cac': 'gather_torch_b3e7d3da5e5d',
+    '9c3f7e1bb5b479e727e04523c77c23f86b07e9bdfb4015f15a6b3d52fe04321d': 'gather_torch_b3e7d3da5e5d',
     # argsort: stock year month -> [month] stock year order order_axis=order (numpy)
-    '2c81996103438f54fd41b4a0992d806b98cffceaf8b91ae30b95f8344fca00ea': 'argsort_numpy_a066ed493df1',
+    '2b1d2dbd508152040e7268accdcf3c0ee4ae0a266777cb3e5e808232d6909534': 'argsort_numpy_a066ed493df1',
     # argsort: stock year month -> [month] stock year order order_axis=order (torch)
-    '662a4fb0814ceb4dfa59c2a2ecfc6245034c7e3676663261a001b41d899f5c04': 'argsort_torch_55c5680c8bf8',
+    'f345f7dab17b952fe758ab1f1738b934ab6bffe4854269b523409f4ff3339ed1': 'argsort_torch_55c5680c8bf8',
     # gather: stock year month, [month] stock year rank -> stock year rank (numpy)
-    '062127289da1a540b7f6f7a9898e33a24084fd3d674acb3e00cd712b3ab40c5a': 'gather_numpy_43dc338ce3c6',
+    '5b749677754d957b886036ce4ca51765d10d9aa09012d3d818ec96f59f90174a': 'gather_numpy_43dc338ce3c6',
     # gather: stock year month, [month] stock year rank -> stock year rank (torch)
-    '17498c92dcc183fd53e64e1690b2b58afd59cee2d39eb14ffdb3bd8c398f122a': 'gather_torch_c4aeef90a07a',
+    'c8c3d4937d2f87ef2e9215ac5d139b958d65548cd35cc5711c377e1c7a8a6d09': 'gather_torch_c4aeef90a07a',
     # gather: stock row, [row] year month -> stock year agg=sum (numpy)
-    'e55648c3d4aeb51e5b400b3a2ac305bb2b1762ef1a343b9d9b31c0706f6b5c60': 'gather_numpy_fcc49ce259a5',
+    '60469e8d32e5183803dee45d9cbd9bd4da0f2e7435f90833614226d5dec22579': 'gather_numpy_fcc49ce259a5',
     # gather: stock row, [row] year month -> stock year agg=sum (torch)
-    'd3af70e821eb8c60fba3500fcea85b961d6eb924de32a7c7926c3f5eb1ab6597': 'gather_torch_56a8c1304a47',
+    '60ffbbd6ddba942624986adead55b68bdb42a1ae1b8e3fc127f412623b0d6fbc': 'gather_torch_56a8c1304a47',
     # gather: stock row, [row] year month -> stock year agg=max (numpy)
-    'f4720c4feb34193078f9e2fd2d0e4c8ff2cfe4f66f81b561de345a68f00f58f8': 'gather_numpy_d8f860e556ff',
+    '03a94cbdbe3a55e3c6ca89bce23ac0645ee18e94b92da9e3a95a177d0baabd14': 'gather_numpy_d8f860e556ff',
     # gather: stock row, [row] year month -> stock year agg=max (torch)
-    '34ede1d286db3c47b97ad8fb4099885f9f8e6bec134c2aa1714c646e9febb16f': 'gather_torch_3a9dfd285ccc',
+    '4cb071eb5df9bf1f16aee7a175d95db52fabf3a70f533970183bb98deef2c52d': 'gather_torch_3a9dfd285ccc',
     # scatter: , [year, _month] stock -> year agg=sum (numpy)
-    'c1e56e0199f317b5665c0e68700d98573c150aa117874aa99f9a99893798baf3': 'scatter_numpy_c97487ad3256',
+    'ebcb86fed9fc65235c7ccbc4d368dd3c07d908fbdc7b01361d436a5cbf888b6c': 'scatter_numpy_c97487ad3256',
     # scatter: , [year, _month] stock -> year agg=sum (torch)
-    '0eac90325d551bb1de46c9dbfd1f9c16b75f707b8f8276a28599ed16c49bae23': 'scatter_torch_0428180e2741',
+    '237b868bc3b89e93ca49cc349e961d0ea81c542ba14926dbabc60ea06ee276fe': 'scatter_torch_0428180e2741',
 }

@@ -386,6 +386,17 @@ def test_scatter_with_replicas(backend, agg):
     assert_matches_oracle(result, oracle.scatter(arr, ind, pattern, agg, h=3, w=2), agg)
 
 
+@pytest.mark.parametrize("operation, options", [("gather", {}), ("gather_scatter", {"agg": "max"})])
+def test_read_without_index_axes_is_new_array(backend, operation, options):
+    # Index rows without axes are 0-d, and indexing with them as with integers returns a view.
+    arr = offsets((2, 3))
+
+    result = getattr(backend, operation)(arr, np.array([1]), "y c, [y] -> c", **options)
+    result[...] = -1
+
+    assert arr.tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
 # numpy scatters whole rows of a 2-d result below 256 values and one flat offset per element from
 # there. Each case sits one step below the threshold and at it: 63 or 64 rows of 4, and 31 or 32
 # rows of 2 x 2 written by 2 replicas.

@@ -247,6 +247,20 @@ def test_wide_unsigned_sums_match_numpy(dtype):
     assert_same(gathered.numpy(), eindex.gather(values.numpy(), ind.numpy(), "i, [i] t -> ", agg="sum"))
 
 
+@pytest.mark.parametrize("dtype", [torch.uint16, torch.uint32, torch.uint64], ids=str)
+def test_wide_unsigned_reads_of_many_positions(dtype):
+    # torch 2.13 cannot index_select single elements of these dtypes, which reads use from 256
+    # positions on otherwise.
+    values = torch.arange(10).to(dtype)
+    ind = torch.from_numpy(np.random.default_rng(15).integers(0, 10, (2, 300)))
+
+    gathered = eindex_torch.gather(values, ind[:1], "v, [v] e -> e")
+    summed = eindex_torch.gather_scatter(values, ind, "v, [v, u] e -> u", u=10)
+
+    assert_same(gathered.numpy(), eindex.gather(values.numpy(), ind[:1].numpy(), "v, [v] e -> e"))
+    assert_same(summed.numpy(), eindex.gather_scatter(values.numpy(), ind.numpy(), "v, [v, u] e -> u", u=10))
+
+
 LAYOUT_CASES = {
     "transposed array": lambda arr: arr.transpose(0, 1).contiguous().transpose(0, 1),
     "strided array": lambda arr: torch.cat([arr, arr], dim=-1)[..., ::2],
@@ -548,6 +562,19 @@ def test_compile_bounds_check_raises_without_graph_break():
     assert compiled(arr, torch.tensor([[2], [3]])).tolist() == [0.0]
     with pytest.raises(RuntimeError, match="out of range for axis 'w'"):
         compiled(arr, torch.tensor([[2], [4]]))
+
+
+def test_compile_takes_uint64_index():
+    # Eagerly on the CPU a uint64 index is searched for values past the int64 range, which would
+    # read tensor data under torch.compile.
+    compiled = torch.compile(lambda arr, ind: eindex_torch.scatter(arr, ind, "n c, [k] n -> k c", k=3),
+                             fullgraph=True, backend="aot_eager")
+    arr = torch.arange(12.0).reshape(4, 3)
+    ind = torch.tensor([[0, 2, 1, 1]])
+
+    actual = compiled(arr, ind.to(torch.uint64))
+
+    assert torch.equal(actual, eindex_torch.scatter(arr, ind, "n c, [k] n -> k c", k=3))
 
 
 @pytest.mark.slow

@@ -26,6 +26,7 @@ from eindex_codegen.syntax import normalize_name
 torch.compiler.assume_constant_result(normalize_name)
 
 __all__ = [
+    "NO_INDEX_SELECT",
     "accumulator",
     "cast",
     "check_bounds",
@@ -41,6 +42,9 @@ __all__ = [
     "orderable",
     "widened",
 ]
+
+# Array dtypes whose single elements torch 2.13 cannot index_select (whole rows it can).
+NO_INDEX_SELECT = (torch.uint16, torch.uint32, torch.uint64)
 
 _INTEGER_DTYPES = (
     torch.int8, torch.int16, torch.int32, torch.int64,
@@ -83,10 +87,12 @@ def _as_int64(row):
     Such a value is out of range for any axis. Kept unsigned, it reaches the
     bounds check intact, which reports it with the size of its axis; int64
     would wrap it to a negative number. Finding it reads a value back from the
-    tensor, so it is looked for on the CPU only: on other devices such values
-    wrap, and the bounds check then reports the wrapped value.
+    tensor, so it is looked for eagerly on the CPU only: on other devices, and
+    under torch.compile, such values wrap, and the bounds check then reports
+    the wrapped value.
     """
-    if row.dtype == torch.uint64 and row.device.type == "cpu" and row.numel():
+    if (row.dtype == torch.uint64 and row.device.type == "cpu" and row.numel()
+            and not torch.compiler.is_compiling()):
         wrapped = row.view(torch.int64)  # torch 2.13 has no max() kernel for uint64
         if bool((wrapped < 0).any()):
             return row
