@@ -20,6 +20,12 @@ logger = logging.getLogger("eindex_codegen")
 ENVIRONMENT_VARIABLE = "EINDEX_GENERATED"
 
 
+def regenerate_command(patterns_path, output, backends):
+    """Return the eindex-gen command that writes a package again, with its backends."""
+    command = f"eindex-gen {patterns_path} -o {output}"
+    return command if list(backends) == ["numpy"] else f"{command} --backend {','.join(backends)}"
+
+
 class Registry:
     """The pregenerated packages in lookup order, and which ones were ruled stale."""
 
@@ -37,11 +43,12 @@ class Registry:
         if fingerprint != resources.compiler_fingerprint():
             version = getattr(package, "COMPILER_VERSION", "unknown")
             source = getattr(package, "PATTERNS_FILE", "PATTERNS_FILE")
+            backends = getattr(package, "BACKENDS", ("numpy",))
+            command = regenerate_command(source, os.path.dirname(package.__file__), backends)
             warnings.warn(
                 f"the pregenerated package {package.__name__} was written by another eindex-codegen "
                 f"(version {version}, or other templates) and is not used; regenerate it with "
-                f"`eindex-gen {source} -o {os.path.dirname(package.__file__)}`",
-                RuntimeWarning, stacklevel=3)
+                f"`{command}`", RuntimeWarning, stacklevel=3)
             return False
         self._packages.append(package)
         logger.debug("using pregenerated package %s (%d modules)", package.__name__, len(package.MODULES))

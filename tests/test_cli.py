@@ -111,14 +111,79 @@ def test_check_finds_missing_and_stale(tmp_path, patterns_file):
     assert "missing: " in completed.stdout and "argmin_numpy_" in completed.stdout
 
 
+def test_rewrite_keeps_other_files(tmp_path, patterns_file):
+    output = tmp_path / "generated"
+    assert cli.main([str(patterns_file), "-o", str(output), "--backend", "numpy,torch"]) == 0
+    (output / "helpers.py").write_text("x = 1\n")
+    shorter = tmp_path / "shorter.txt"
+    shorter.write_text("argmin: cluster i -> [cluster] i\n")
+
+    assert cli.main([str(shorter), "-o", str(output)]) == 0
+
+    names = sorted(path.name for path in output.glob("*.py"))
+    assert (output / "helpers.py").read_text() == "x = 1\n"
+    assert len(names) == 3, names
+    assert names[0] == "__init__.py"
+    assert names[1].startswith("argmin_numpy_")
+    assert names[2] == "helpers.py"
+
+
+def test_check_names_leftovers(tmp_path, patterns_file):
+    output = tmp_path / "generated"
+    assert cli.main([str(patterns_file), "-o", str(output), "--backend", "numpy,torch"]) == 0
+    (output / "helpers.py").write_text("x = 1\n")
+
+    completed = run_cli(patterns_file, "-o", output, "--check")
+
+    assert completed.returncode == 1
+    assert "left over from other patterns: " in completed.stdout
+    assert "_torch_" in completed.stdout
+    assert "helpers.py" not in completed.stdout
+    assert completed.stdout.rstrip().endswith(f"regenerate with: eindex-gen {patterns_file} -o {output}")
+    assert run_cli(patterns_file, "-o", output, "--check", "--backend", "numpy,torch").returncode == 0
+
+
+def test_index_hint_names_backends(tmp_path, patterns_file):
+    output = tmp_path / "generated"
+    assert cli.main([str(patterns_file), "-o", str(output), "--backend", "numpy,torch"]) == 0
+    index = (output / "__init__.py").read_text()
+
+    assert f"Regenerate with `eindex-gen {patterns_file} -o <this folder> --backend numpy,torch`" in index
+    assert "BACKENDS = ('numpy', 'torch')" in index
+
+
+@pytest.mark.parametrize("backend", ["", ","])
+def test_empty_backend_list_is_rejected(tmp_path, patterns_file, backend):
+    output = tmp_path / "generated"
+    assert cli.main([str(patterns_file), "-o", str(output)]) == 0
+    written = sorted(output.glob("*.py"))
+
+    completed = run_cli(patterns_file, "-o", output, "--backend", backend)
+
+    assert completed.returncode == 2
+    assert "names no backend" in completed.stderr
+    assert sorted(output.glob("*.py")) == written
+
+
 def test_stale_package_is_not_used(tmp_path, patterns_file, monkeypatch):
     assert cli.main([str(patterns_file), "-o", str(tmp_path / "old_modules")]) == 0
     index = tmp_path / "old_modules" / "__init__.py"
     index.write_text(index.read_text().replace("COMPILER_FINGERPRINT = '", "COMPILER_FINGERPRINT = 'old"))
     monkeypatch.syspath_prepend(str(tmp_path))
 
-    with pytest.warns(RuntimeWarning, match="regenerate it with `eindex-gen"):
+    with pytest.warns(RuntimeWarning, match="regenerate it with `eindex-gen") as caught:
         assert eindex.use_generated("old_modules") is False
+    assert str(caught[0].message).endswith(f"-o {tmp_path / 'old_modules'}`")
+
+
+def test_stale_hint_names_backends(tmp_path, patterns_file, monkeypatch):
+    assert cli.main([str(patterns_file), "-o", str(tmp_path / "old_both"), "--backend", "numpy,torch"]) == 0
+    index = tmp_path / "old_both" / "__init__.py"
+    index.write_text(index.read_text().replace("COMPILER_FINGERPRINT = '", "COMPILER_FINGERPRINT = 'old"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    with pytest.warns(RuntimeWarning, match="--backend numpy,torch`"):
+        assert eindex.use_generated("old_both") is False
 
 
 def test_views_match_library():
@@ -148,3 +213,23 @@ def test_clear_cache(tmp_path):
 
     assert completed.returncode == 0
     assert not (tmp_path / "cache").exists()
+    assert completed.stdout.startswith("removed 1 cached modules and the folder")
+
+
+def test_clear_cache_keeps_other_files(tmp_path):
+    eindex.argmax(np.zeros((2, 3)), "a b -> [b] a")
+    (tmp_path / "cache" / "notes.txt").write_text("mine")
+    (tmp_path / "cache" / "mine.py").write_text("x = 1")
+
+    completed = run_cli("--clear-cache", environment={"EINDEX_CACHE_DIR": str(tmp_path / "cache")})
+
+    assert completed.returncode == 0
+    assert sorted(path.name for path in (tmp_path / "cache").iterdir()) == ["mine.py", "notes.txt"]
+    assert "other files were kept" in completed.stdout
+
+
+def test_clear_cache_without_folder(tmp_path):
+    completed = run_cli("--clear-cache", environment={"EINDEX_CACHE_DIR": str(tmp_path / "nowhere")})
+
+    assert completed.returncode == 0
+    assert completed.stdout.startswith("no cache folder at")
