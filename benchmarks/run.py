@@ -231,7 +231,7 @@ def cpu_model():
 
 
 def _load_average():
-    """Return the load averages: above the CPU count, other processes competed for the CPUs."""
+    """Return the load averages as text; from a 1-minute load of BUSY_LOAD on, results.md notes it."""
     try:
         return ", ".join(f"{value:.2f}" for value in os.getloadavg())
     except OSError:

@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -47,3 +48,14 @@ def test_debugging_guide_shows_the_current_plan():
     guide = (pathlib.Path(__file__).parent.parent / "docs" / "debugging.md").read_text(encoding="utf-8")
 
     assert eindex.explain("gather", "b h w c, [h, w] b t -> b t c") in guide
+
+
+def test_debugging_guide_line_numbers():
+    # The guide shows a traceback line of the bounds check and a breakpoint where offset_in exists.
+    guide = (pathlib.Path(__file__).parent.parent / "docs" / "debugging.md").read_text(encoding="utf-8")
+    lines = eindex.source("gather", "b h w c, [h, w] b t -> b t c").splitlines()
+    traceback_line = int(re.search(r'gather_numpy_\w+\.py", line (\d+), in gather', guide).group(1))
+    break_line = int(re.search(r"break \S+gather_numpy_\w+\.py:(\d+)", guide).group(1))
+
+    assert "runtime.check_bounds(rows" in lines[traceback_line - 1]
+    assert ".take(offset_in" in lines[break_line - 1]
