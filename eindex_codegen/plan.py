@@ -13,6 +13,7 @@ Variable names are built from axis names with a fixed prefix (`size_h`,
 import dataclasses
 
 from eindex_codegen import roles as roles_module
+from eindex_codegen.errors import PatternError
 from eindex_codegen.options import check_options
 from eindex_codegen.parse import parse
 from eindex_codegen.syntax import INDEX_OPERATIONS, normalize_text
@@ -63,6 +64,9 @@ def build_plan(operation, text, **options):
         return _IndexPlanner(operation, pattern, options["agg"]).plan()
     return _ArgPlanner(operation, pattern, options.get("order_axis")).plan()
 
+
+# Keywords of scatter and gather_scatter that are options, so they cannot size an axis.
+_OPTION_KEYWORDS = ("agg", "check_bounds")
 
 # Below this many index positions, a gather indexes the array in place rather than through flat
 # offsets (see _IndexPlanner._read for the timings behind it).
@@ -245,12 +249,22 @@ class _IndexPlanner:
                           if self.roles.size_source[name] != "keyword")
             needed = tuple((name, size_var(name)) for name in self.roles.role
                            if self.roles.size_source[name] == "keyword")
+            self._check_keyword_names([name for name, _ in needed])
             comment = "Keyword sizes: any given must match the inputs"
             if needed:
                 comment += f"; {_spaced(name for name, _ in needed)} must be given"
             self._add("keyword_sizes", [var for _, var in needed], ["sizes"] + [var for _, var in known], "",
                       comment + ".",
                       known=known, needed=needed)
+
+    def _check_keyword_names(self, names):
+        """Reject a keyword-sized axis named like an option of the call, which takes that keyword."""
+        for name in names:
+            if name in _OPTION_KEYWORDS:
+                column = next(axis.column for axis in self.pattern.result if axis.name == name)
+                raise PatternError(
+                    f"axis {name!r} takes its size from a keyword, but {name}= is an option of "
+                    f"{self.operation}: rename the axis", self.pattern.text, [column])
 
     def _bounds_check(self):
         # One call checks every row, so that a stacked index is reduced once (see check_bounds).

@@ -692,6 +692,23 @@ def test_missing_keyword_sizes_named_together(backend):
     assert "'h', 'w'" in message
 
 
+@pytest.mark.parametrize("name", ["agg", "check_bounds"])
+@pytest.mark.parametrize("operation, pattern, rows", [
+    ("scatter", "h w, [NAME] h -> NAME w", 1),
+    ("gather_scatter", "h w, [h, NAME] t -> NAME w", 2),
+])
+def test_keyword_axis_named_like_option(operation, pattern, rows, name):
+    # agg= and check_bounds= are options of the call, so they can never size such an axis.
+    pattern = pattern.replace("NAME", name)
+
+    with pytest.raises(PatternError) as caught:
+        getattr(eindex, operation)(np.zeros((3, 2)), index(rows, 3), pattern)
+
+    assert_words(str(caught.value), [f"axis {name!r} takes its size from a keyword",
+                                     f"{name}= is an option of {operation}", "rename the axis"])
+    assert_carets(caught.value, [pattern.index(f"-> {name}") + 3])
+
+
 def test_unknown_keyword(backend):
     message = run_error(scatter_with, backend, h=3, w=4, q=2)
     assert_words(message, ["keyword q=2 names no axis", "b, c, h, t, w"])
