@@ -432,6 +432,13 @@ def _restart_with_fixed_environment(arguments, argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     arguments = parse_arguments(argv)
+    selected = [case for case in cases.all_cases(arguments.sizes)
+                if not arguments.job or any(text in case.job for text in arguments.job)]
+    if not selected:
+        jobs = sorted({case.job for case in cases.all_cases(cases.SIZES)})
+        print(f"run.py: no job at sizes {', '.join(arguments.sizes)} contains "
+              f"{' or '.join(map(repr, arguments.job))}; the jobs are: {'; '.join(jobs)}", file=sys.stderr)
+        return 2
     _restart_with_fixed_environment(arguments, argv)
     plan = QUICK_PLAN if arguments.quick else FULL_PLAN
     started = time.perf_counter()
@@ -448,8 +455,6 @@ def main(argv=None):
         for library, reason in libraries.missing.items():
             print(f"{library}: skipped, {reason}")
 
-        selected = [case for case in cases.all_cases(arguments.sizes)
-                    if not arguments.job or any(text in case.job for text in arguments.job)]
         results = []
         for number, case in enumerate(selected, 1):
             result = run_case(case, libraries, plan)

@@ -31,9 +31,15 @@ _AGG_POSITION = {"gather": 3, "scatter": 3, "gather_scatter": 3}
 
 
 def compile(function=None, *, backends=None):
-    """Decorate a function to compile its literal eindex patterns now; use bare or with backends=[...]."""
+    """Decorate a function to compile its literal eindex patterns now; use bare or with backends=[...].
+
+    `backends` is a list of backend names, or one string of comma-separated
+    names as eindex-gen's --backend takes ("numpy" or "numpy,torch").
+    """
     if function is None:
         return functools.partial(compile, backends=backends)
+    if isinstance(backends, str):
+        backends = [name.strip() for name in backends.split(",") if name.strip()]
     for backend in backends or default_backends():
         for call in literal_calls(function):
             _compile_call(function, call, backend)

@@ -82,3 +82,13 @@ def test_profile_of_small_calls_runs():
                     "scatter, small, torch"):
         assert heading in completed.stdout, heading
     assert completed.stdout.count("bounds check") == 4
+
+
+def test_benchmark_rejects_job_that_matches_nothing(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, str(BENCHMARK_PATH), "--quick", "--job", "nosuchjob", "--output", str(tmp_path)],
+        check=False, capture_output=True, text=True, timeout=300)
+
+    assert completed.returncode == 2
+    assert "no job at sizes small, medium, large contains 'nosuchjob'" in completed.stderr
+    assert not (tmp_path / "results.md").exists()

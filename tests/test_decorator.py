@@ -88,6 +88,22 @@ def test_bare_decorator_compiles_numpy():
     assert_array_equal(smallest(np.array([[2.0, 1.0]])), [[1]])
 
 
+@pytest.mark.parametrize("backends, expected", [
+    ("numpy", ["numpy"]),
+    ("numpy, torch", ["numpy", "torch"]),
+    (["torch"], ["torch"]),
+])
+def test_backends_as_list_or_string(backends, expected):
+    pytest.importorskip("torch")
+
+    @eindex.compile(backends=backends)
+    def smallest(x):
+        return eindex.argmin(x, "b h -> [h] b")
+
+    compiled = sorted(backend for operation, _, backend, *_ in api.module_cache._functions)
+    assert compiled == expected
+
+
 def test_methods_and_closures():
     class Index:
         @eindex.compile(backends=["numpy"])
