@@ -48,8 +48,11 @@ class Plan:
 
     def describe(self):
         """Return the graph as text: one line per step, with its output layout in axis names."""
-        options = "".join(f", {name}={value!r}" for name, value in self.options.items())
-        lines = [f"{self.operation}({', '.join(self.arguments)}, {self.pattern!r}{options})"]
+        # Written as a valid call: the arrays, the pattern, the options, then **sizes.
+        arrays = [name for name in self.arguments if not name.startswith("**")]
+        keywords = [name for name in self.arguments if name.startswith("**")]
+        options = [f"{name}={value!r}" for name, value in self.options.items()]
+        lines = [f"{self.operation}({', '.join(arrays + [repr(self.pattern)] + options + keywords)})"]
         rows = [step.describe() for step in self.steps]
         width = max(len(code) for code, _ in rows)
         lines += [f"  {code.ljust(width)}  : {layout}" if layout else f"  {code}" for code, layout in rows]

@@ -1,5 +1,6 @@
 """Generated code is real code: pdb stops in it and shows its lines."""
 
+import ast
 import os
 import pathlib
 import re
@@ -59,3 +60,13 @@ def test_debugging_guide_line_numbers():
 
     assert "runtime.check_bounds(rows" in lines[traceback_line - 1]
     assert ".take(offset_in" in lines[break_line - 1]
+
+
+def test_plan_header_is_a_valid_call():
+    header = eindex.explain("scatter", "i c, [k] i -> k c", agg="mean").splitlines()[0]
+
+    call = ast.parse(header, mode="eval").body
+
+    assert [ast.unparse(argument) for argument in call.args] == ["arr", "ind", "'i c, [k] i -> k c'"]
+    assert [(keyword.arg, ast.unparse(keyword.value)) for keyword in call.keywords] == [
+        ("agg", "'mean'"), (None, "sizes")]
