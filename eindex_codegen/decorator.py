@@ -21,7 +21,7 @@ import logging
 import textwrap
 
 from eindex_codegen import api
-from eindex_codegen.errors import PatternError
+from eindex_codegen.errors import EindexError, PatternError
 
 logger = logging.getLogger("eindex_codegen")
 
@@ -139,3 +139,7 @@ def _compile_call(function, call, backend):
         where = (f"in {function.__qualname__} at {filename}:{pattern_node.lineno}, "
                  f"column {error.columns[0] + 1 if error.columns else 1} of the pattern")
         raise PatternError(f"{error.reason} ({where})", error.pattern, error.columns, error.hint) from None
+    except EindexError as error:
+        # An invalid option (agg, order_axis) or backend, located by the line of its call.
+        filename = inspect.getsourcefile(function)
+        raise EindexError(f"{error} (in {function.__qualname__} at {filename}:{pattern_node.lineno})") from None

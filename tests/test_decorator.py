@@ -170,6 +170,20 @@ def test_bad_literal_names_file_line_column():
     assert raised.value.columns == (8,)
 
 
+def test_bad_literal_option_names_file_line():
+    with pytest.raises(eindex.EindexError) as raised:
+
+        @eindex.compile(backends=["numpy"])
+        def broken(x, ind):
+            return eindex.scatter(x, ind, "i c, [k] i -> k c", agg="median", k=3)
+
+    lines = pathlib.Path(__file__).read_text().splitlines()
+    line = next(number for number, text in enumerate(lines, start=1) if 'agg="median", k=3)' in text)
+    message = str(raised.value)
+    assert "unknown agg 'median'" in message
+    assert f"in test_bad_literal_option_names_file_line.<locals>.broken at {__file__}:{line}" in message
+
+
 def test_decorated_function_under_torch_compile():
     torch = pytest.importorskip("torch")
 

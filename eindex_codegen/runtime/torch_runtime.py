@@ -61,7 +61,8 @@ def check_tensor(value, part, pattern):
     """Raise unless `value` is a torch tensor: numpy arrays belong to the numpy backend."""
     if not isinstance(value, torch.Tensor):
         fail(f"the {part} is a {_type_name(value)}, not a torch tensor: pass torch tensors for "
-             "every argument, or numpy arrays for every argument", pattern)
+             "every argument, or numpy arrays for every argument to the top-level functions "
+             "(eindex_codegen.gather and the others), which then use numpy", pattern)
 
 
 def _integer_tensor(value, description, device, pattern):
