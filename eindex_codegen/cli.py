@@ -10,7 +10,7 @@ import sys
 from eindex_codegen import resources
 from eindex_codegen.cache import CACHED_MODULE_NAME, GENERATED_HEADER, build_module_text, module_key
 from eindex_codegen.errors import EindexError, PatternError
-from eindex_codegen.options import check_options
+from eindex_codegen.options import backend_names, check_options
 from eindex_codegen.packages import regenerate_command
 from eindex_codegen.syntax import OPERATIONS, normalize_text
 from eindex_codegen.version import __version__
@@ -210,7 +210,7 @@ def _argument_parser():
 
 def main(argv=None):
     arguments = _argument_parser().parse_args(argv)
-    backends = [name.strip() for name in arguments.backend.split(",") if name.strip()]
+    backends = backend_names(arguments.backend)
     if not backends:
         print(f"eindex-gen: --backend {arguments.backend!r} names no backend; use numpy, torch or "
               "numpy,torch", file=sys.stderr)

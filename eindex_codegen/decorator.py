@@ -22,6 +22,7 @@ import textwrap
 
 from eindex_codegen import api
 from eindex_codegen.errors import EindexError, PatternError
+from eindex_codegen.options import backend_names
 
 logger = logging.getLogger("eindex_codegen")
 
@@ -39,7 +40,7 @@ def compile(function=None, *, backends=None):
     if function is None:
         return functools.partial(compile, backends=backends)
     if isinstance(backends, str):
-        backends = [name.strip() for name in backends.split(",") if name.strip()]
+        backends = backend_names(backends)
     for backend in backends or default_backends():
         for call in literal_calls(function):
             _compile_call(function, call, backend)

@@ -1,4 +1,4 @@
-"""Validation of the options that select a generated module (agg, order_axis)."""
+"""Validation of the options that select a generated module (agg, order_axis), and backend lists."""
 
 from eindex_codegen.errors import EindexError
 from eindex_codegen.syntax import ARG_OPERATIONS, INDEX_OPERATIONS, normalize_name
@@ -30,3 +30,8 @@ def check_options(operation, agg=None, order_axis=None):
     elif order_axis is not None:
         raise EindexError(f"{operation} takes no order_axis; only argsort does")
     return options
+
+
+def backend_names(text):
+    """Return the names in a comma-separated list of backends such as "numpy,torch", blanks dropped."""
+    return [name.strip() for name in text.split(",") if name.strip()]
